@@ -65,7 +65,8 @@ export const MODULE_KINDS = ['attention', 'conv', 'gffn', 'ffn'] as const;
 export type ModuleKind = (typeof MODULE_KINDS)[number];
 
 const kindConst = <K extends ModuleKind>(kind: K, description: string) =>
-  Type.Literal(kind, doc(description, { errorMessage: `Expected "${kind}".` }));
+  // One message for every kind: the editor shows the first branch's message when `type` matches none.
+  Type.Literal(kind, doc(description, { errorMessage: 'Unknown module type: use "attention", "conv", "gffn" or "ffn".' }));
 
 export const AttentionModuleSchema = Type.Object(
   {
@@ -189,7 +190,7 @@ export const LayerOverrideSchema = Type.Object(
   {
     layers: Type.Union(
       [
-        Type.Array(Type.Integer({ minimum: 0, maximum: 1023 }), { minItems: 1, description: 'Zero-based layer indices.' }),
+        Type.Array(Type.Integer({ minimum: 0, maximum: 1023 }), { minItems: 1, maxItems: 1024, description: 'Zero-based layer indices.' }),
         Type.String({ pattern: LAYER_RANGE_PATTERN, description: 'Zero-based ranges, e.g. "0-3" or "0,2,8-11".' }),
       ],
       {

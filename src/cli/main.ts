@@ -1,0 +1,129 @@
+/**
+ * `convbert`: the ConvBERT Studio command line. Every command runs on the same core as the editor.
+ *   convbert validate <spec…>          compiler-style diagnostics, exit 1 on errors
+ *   convbert cost <spec> [--seq N] [--batch N] [--json] [--summary]
+ *   convbert new <preset> [file]       write a spec that extends a preset
+ *   convbert presets                   list the presets with their sizes and costs
+ */
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { existsSync, writeFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { computeCost } from '../core/cost';
+import { PRESETS, PRESET_NAMES, PRESET_SUMMARIES, presetSpecText } from '../core/spec/presets';
+import { isPresetName } from '../core/spec/preset-names';
+import { resolveSpec } from '../core/spec/resolve';
+import { formatDiagnostic } from '../core/spec/validate';
+import { costCommand } from './cost-command';
+import { exact, si } from './format';
+import { CliError, processIo, type CliIo } from './io';
+import { readSpecFile, requireValidSpec } from './load-spec';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number.');
+  return n;
+}
+
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('convbert')
+    .description('Design, cost and train BERT / GroupBERT encoders described by *.convbert.json specs.')
+    .version('0.1.0')
+    .showHelpAfterError('(run `convbert --help` for usage)')
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .exitOverride();
+
+  program
+    .command('validate')
+    .description('check specs; prints file:line:col: severity: message, exits 1 if any has errors')
+    .argument('<spec...>', 'spec files')
+    .option('--memory-budget <MiB>', 'warn when estimated training memory exceeds this', positiveInt)
+    .action((files: string[], opts: { memoryBudget?: number }) => {
+      let errors = 0;
+      let warnings = 0;
+      for (const file of files) {
+        const loaded = readSpecFile(io.cwd, file, opts.memoryBudget);
+        for (const d of loaded.diagnostics) {
+          io.out(`${formatDiagnostic(file, d)}\n`);
+          if (d.severity === 'error') errors++;
+          else if (d.severity === 'warning') warnings++;
+        }
+      }
+      const summary = `${files.length} spec${files.length === 1 ? '' : 's'}: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}`;
+      io.err(`${errors ? io.color.red(summary) : io.color.green(summary)}\n`);
+      if (errors) throw new CliError('', 1);
+    });
+
+  program
+    .command('cost')
+    .description('parameters, FLOPs and memory per layer and per module')
+    .argument('<spec>', 'spec file')
+    .option('--seq <N>', 'sequence length (default: training.sequenceLength)', positiveInt)
+    .option('--batch <N>', 'batch size (default: training.batchSize)', positiveInt)
+    .option('--json', 'machine-readable output')
+    .option('--summary', 'one row per layer instead of one per module')
+    .action((file: string, opts: { seq?: number; batch?: number; json?: boolean; summary?: boolean }) => {
+      const spec = requireValidSpec(io.cwd, file, (line) => io.err(`${line}\n`));
+      if (opts.seq !== undefined && opts.seq > spec.model.maxPositions) {
+        throw new CliError(`--seq ${opts.seq} exceeds model.maxPositions ${spec.model.maxPositions}`);
+      }
+      costCommand(io, file, spec, opts);
+    });
+
+  program
+    .command('new')
+    .description('write a new spec that extends a preset')
+    .argument('<preset>', `one of: ${PRESET_NAMES.join(', ')}`)
+    .argument('[file]', 'where to write it (default: <preset>.convbert.json)')
+    .option('--force', 'overwrite an existing file')
+    .action((preset: string, file: string | undefined, opts: { force?: boolean }) => {
+      if (!isPresetName(preset)) throw new CliError(`unknown preset "${preset}"; presets: ${PRESET_NAMES.join(', ')}`);
+      const target = file ?? `${preset}.convbert.json`;
+      if (!target.endsWith('.convbert.json')) throw new CliError(`${target}: spec files end in .convbert.json (the editor recognises them by that)`);
+      const path = resolve(io.cwd, target);
+      if (existsSync(path) && !opts.force) throw new CliError(`${target} exists; pass --force to overwrite it`);
+      writeFileSync(path, presetSpecText(preset, basename(target, '.convbert.json')));
+      io.out(`wrote ${target} (extends ${preset}); next: convbert cost ${target}\n`);
+    });
+
+  program
+    .command('presets')
+    .description('list the presets')
+    .option('--json', 'machine-readable output')
+    .action((opts: { json?: boolean }) => {
+      const rows = PRESET_NAMES.map((name) => {
+        const spec = resolveSpec(PRESETS[name]);
+        const cost = computeCost(spec, { sequenceLength: 128, batchSize: 1 });
+        return { name, summary: PRESET_SUMMARIES[name], params: cost.totals.params, encoderForwardFlopsPerToken: cost.totals.encoderForwardMatmulFlopsPerToken };
+      });
+      if (opts.json) return io.out(`${JSON.stringify(rows, null, 2)}\n`);
+      const width = Math.max(...rows.map((r) => r.name.length));
+      for (const r of rows) {
+        io.out(`${io.color.bold(r.name.padEnd(width))}  ${exact(r.params).padStart(11)} params  ${si(r.encoderForwardFlopsPerToken, 'FLOP').padStart(11)}/token fwd (S=128)  ${io.color.dim(r.summary)}\n`);
+      }
+    });
+
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit code. Never lets a stack trace reach the user. */
+export async function runCli(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof CliError) {
+      if (e.message) io.err(`convbert: ${e.message}\n`);
+      return e.exitCode;
+    }
+    io.err(`convbert: internal error: ${e instanceof Error ? e.message : String(e)}\n(please report this with the spec that caused it)\n`);
+    return 70;
+  }
+}
+
+if (require.main === module) {
+  void runCli(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
