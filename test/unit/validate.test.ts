@@ -229,19 +229,9 @@ test('message helpers: close matches, nearest multiples and divisors, index list
   assert.equal(formatIndexList([3, 0, 1, 2, 8, 10, 11]), '0–3, 8, 10–11');
 });
 
-test(`validating a GroupBERT-Large spec written in full takes well under 5 ms (median)`, () => {
-  const text = readFileSync(join(VALID, 'groupbert-large-full.convbert.json'), 'utf8');
-  validateSpecText(text); // compile the schema
-  const times: number[] = [];
-  for (let i = 0; i < 200; i++) {
-    const t0 = performance.now();
-    const result = validateSpecText(text);
-    times.push(performance.now() - t0);
-    assert.equal(result.diagnostics.length, 0);
-  }
-  times.sort((a, b) => a - b);
-  const median = times[times.length >> 1]!;
-  console.log(`validateSpecText(groupbert-large-full, ${text.length} chars): median ${median.toFixed(3)} ms, p90 ${times[Math.floor(times.length * 0.9)]!.toFixed(3)} ms`);
-  // The target is < 5 ms; the bound leaves room for a busy shared machine.
-  assert.ok(median < 15, `median ${median.toFixed(2)} ms`);
+test('a GroupBERT-Large spec written in full (every field, 24 overrides) validates clean', () => {
+  // Its speed is measured by `npm run bench:cost`, not asserted here.
+  const result = validateSpecText(readFileSync(join(VALID, 'groupbert-large-full.convbert.json'), 'utf8'));
+  assert.deepEqual(result.diagnostics, []);
+  assert.equal(result.spec?.model.layers.length, 24);
 });
