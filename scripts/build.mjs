@@ -1,6 +1,8 @@
-// Bundles each runtime entry with esbuild: the CLI (node), and later the trainer process, the extension host
-// (vscode external) and the webview app (browser). `node scripts/build.mjs [--watch] [--minify]`.
+// Bundles each runtime entry with esbuild: the CLI and the trainer process (node), the extension host
+// (node, `vscode` external) and the dashboard webview app (browser). `node scripts/build.mjs [--watch] [--minify]`.
+// Entries whose source does not exist yet are skipped, so the build works at every stage of the tree.
 import * as esbuild from 'esbuild';
+import { existsSync } from 'node:fs';
 
 const watch = process.argv.includes('--watch');
 const minify = process.argv.includes('--minify');
@@ -17,7 +19,23 @@ const node = {
   mainFields: ['module', 'main'],
 };
 
-export const entries = [{ ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js' }];
+export const entries = [
+  { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js' },
+  { ...node, entryPoints: ['src/trainer/main.ts'], outfile: 'dist/trainer.js' },
+  { ...node, entryPoints: ['src/extension/main.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
+  {
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    sourcemap: true,
+    minify,
+    logLevel: 'warning',
+    entryPoints: ['webview/src/main.ts'],
+    outfile: 'dist/webview/dashboard.js',
+    loader: { '.css': 'css' },
+  },
+].filter((options) => existsSync(options.entryPoints[0]));
 
 for (const options of entries) {
   if (watch) await (await esbuild.context(options)).watch();

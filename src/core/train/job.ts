@@ -1,0 +1,114 @@
+/**
+ * What the training loop (`src/trainer/loop.ts`) drives: a `TrainingJob` owns a model, its data and its
+ * optimizer; the loop owns the schedule, the step count, stop/pause, evaluation and checkpoint timing, the run
+ * directory and the protocol. The masked-LM job built from `core/model` + `core/data` implements this; so does
+ * the linear-regression job in `toy-job.ts` that the tests train.
+ */
+import type { LogLevel, Summary } from '../../protocol';
+import type { ResolvedSpec } from '../spec/resolve';
+import type { Json } from './checkpoint';
+import type { OptimizerState, OptimizerType } from './optimizer';
+import type { Rng } from './rng';
+import type { HostTensorMap } from './tensors';
+
+export interface JobContext {
+  spec: ResolvedSpec;
+  /** Absolute path of the run directory. */
+  runDir: string;
+  /** The TF.js backend in use. */
+  backend: string;
+  /**
+   * Seeded from `spec.training.seed`; the loop saves and restores its state with every checkpoint, so a job
+   * that draws initialisation and dropout seeds from it replays them on resume.
+   */
+  rng: Rng;
+  log(level: LogLevel, message: string): void;
+  warn(message: string, hint?: string): void;
+}
+
+export interface JobInfo {
+  parameterCount: number;
+  /** Tokens consumed by one optimizer step (batch × sequence × accumulation). */
+  tokensPerStep: number;
+  /** Training FLOPs of one optimizer step by the cost model (forward + backward); lets `flopBudget` set the steps. */
+  flopsPerStep?: number;
+  description?: string;
+}
+
+export interface StepInput {
+  /** 0-based index of this update (the number of updates done before it). */
+  step: number;
+  learningRate: number;
+}
+
+export interface StepMetrics {
+  loss: number;
+  mlmLoss?: number;
+  nspLoss?: number;
+  /** Global gradient norm before clipping (from `Optimizer.applyGradients`). */
+  gradNorm: number;
+  /** Tokens this step consumed. */
+  tokens: number;
+  /** Training FLOPs this step did (0 or left out when unknown). */
+  flops?: number;
+}
+
+export interface ProbeResult {
+  /** A few numbers worth showing without opening the file. */
+  summary: Summary;
+  /** Written to `probes/step-<step>.json`. */
+  data: Json;
+}
+
+export interface EvalMetrics {
+  loss: number;
+  mlmAccuracy: number;
+  nspAccuracy?: number;
+  probes?: ProbeResult;
+}
+
+/** Everything the job needs to continue exactly where it was. */
+export interface JobState {
+  /** Weights as `weights/<name>`, optimizer moments as `optimizer/m/<name>`, `optimizer/v/<name>`. */
+  tensors: HostTensorMap;
+  optimizer?: Json;
+  /** The data iterator's state. */
+  data?: Json;
+  /** The job's own RNG states, if it keeps any besides `JobContext.rng`. */
+  rng?: Json;
+  extra?: Json;
+}
+
+export interface TrainingJob {
+  /** Builds the model (initialising from `ctx.rng`), the data pipeline and the optimizer. */
+  init(): Promise<JobInfo>;
+  /** One optimizer step (all accumulation micro-batches). */
+  step(input: StepInput): Promise<StepMetrics>;
+  /** Validation at `step` (updates completed). */
+  evaluate(step: number): Promise<EvalMetrics>;
+  saveState(): Promise<JobState> | JobState;
+  /** Called after `init`, before the first `step`, when resuming. */
+  loadState(state: JobState): Promise<void> | void;
+  dispose(): void;
+}
+
+export type JobFactory = (ctx: JobContext) => TrainingJob | Promise<TrainingJob>;
+
+// -------------------------------------------------------------------------------------------------------
+// Helpers for jobs
+
+/** Puts an optimizer's exported state into a job state's tensors (prefix `optimizer/`) and JSON. */
+export function packOptimizerState(state: OptimizerState, into: HostTensorMap): Json {
+  for (const [key, value] of Object.entries(state.tensors)) into[`optimizer/${key}`] = value;
+  return { type: state.type, step: state.step };
+}
+
+/** The inverse of `packOptimizerState`. */
+export function unpackOptimizerState(json: Json | undefined, tensors: HostTensorMap): OptimizerState {
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new Error('job state has no optimizer state');
+  const { type, step } = json;
+  if ((type !== 'adamw' && type !== 'lamb') || typeof step !== 'number') throw new Error('job state has a malformed optimizer state');
+  const out: HostTensorMap = {};
+  for (const [key, value] of Object.entries(tensors)) if (key.startsWith('optimizer/')) out[key.slice('optimizer/'.length)] = value;
+  return { type: type as OptimizerType, step, tensors: out };
+}

@@ -1,0 +1,110 @@
+/**
+ * `metrics.jsonl`: the run's history, one validated protocol message per line, read back with the same
+ * validators the host uses for live messages. And the step-time meter behind throughput and ETA.
+ */
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, promises as fsp } from 'node:fs';
+import { parseTrainerMessage, type TrainerMessage } from '../../protocol';
+import { runPaths } from './run-dir';
+
+/** The message types `metrics.jsonl` keeps (progress is per step and derivable; hello/state/log are not history). */
+export const HISTORY_TYPES: ReadonlySet<TrainerMessage['type']> = new Set(['started', 'metrics', 'eval', 'probes', 'checkpoint', 'warning', 'error', 'done']);
+
+/** Appends one message as a line (synchronously: lines keep their order and a crash loses at most the last one). */
+export function appendMetricEvent(runDir: string, message: TrainerMessage): void {
+  appendFileSync(runPaths(runDir).metrics, `${JSON.stringify(message)}\n`);
+}
+
+export interface MetricHistory {
+  events: TrainerMessage[];
+  /** Lines that did not parse or validate (a torn last line after a crash, a hand edit), 1-based. */
+  invalid: { line: number; error: string }[];
+}
+
+export async function readMetricEvents(runDir: string): Promise<MetricHistory> {
+  let text: string;
+  try {
+    text = await fsp.readFile(runPaths(runDir).metrics, 'utf8');
+  } catch {
+    return { events: [], invalid: [] };
+  }
+  return parseMetricLines(text);
+}
+
+export function parseMetricLines(text: string): MetricHistory {
+  const events: TrainerMessage[] = [];
+  const invalid: { line: number; error: string }[] = [];
+  const lines = text.split('\n');
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(line);
+    } catch {
+      invalid.push({ line: i + 1, error: 'not JSON (torn line?)' });
+      return;
+    }
+    const parsed = parseTrainerMessage(raw);
+    if (parsed.ok) events.push(parsed.message);
+    else invalid.push({ line: i + 1, error: parsed.error });
+  });
+  return { events, invalid };
+}
+
+/**
+ * Drops the per-step events after `step` (what a crashed session logged past the checkpoint a resume restarts
+ * from), and any torn line; rewrites the file atomically. Returns how many lines were dropped.
+ */
+export async function truncateMetricEventsAfter(runDir: string, step: number): Promise<number> {
+  const file = runPaths(runDir).metrics;
+  let text: string;
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch {
+    return 0;
+  }
+  const kept: string[] = [];
+  let dropped = 0;
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    let keep = false;
+    try {
+      const parsed = parseTrainerMessage(JSON.parse(line));
+      keep = parsed.ok && !('step' in parsed.message && typeof parsed.message.step === 'number' && parsed.message.step > step && parsed.message.type !== 'started');
+    } catch {
+      keep = false;
+    }
+    if (keep) kept.push(line);
+    else dropped++;
+  }
+  if (dropped === 0) return 0;
+  const tmp = `${file}.tmp-${randomBytes(3).toString('hex')}`;
+  await fsp.writeFile(tmp, kept.length ? `${kept.join('\n')}\n` : '');
+  await fsp.rename(tmp, file);
+  return dropped;
+}
+
+/** Step time, throughput and ETA from an exponential moving average of recent steps. */
+export class StepMeter {
+  private ema: number | undefined;
+  constructor(private readonly smoothing = 0.1) {}
+
+  record(stepMs: number): void {
+    this.ema = this.ema === undefined ? stepMs : this.ema + this.smoothing * (stepMs - this.ema);
+  }
+
+  /** Smoothed milliseconds per step, or `undefined` before the first step. */
+  get stepMs(): number | undefined {
+    return this.ema;
+  }
+
+  /** Milliseconds for `remainingSteps` more steps, or `null` before the first step. */
+  etaMs(remainingSteps: number): number | null {
+    return this.ema === undefined ? null : Math.max(0, remainingSteps) * this.ema;
+  }
+}
+
+/** `count` per second over `ms` milliseconds (0 when no time passed). */
+export function perSecond(count: number, ms: number): number {
+  return ms > 0 ? (count * 1000) / ms : 0;
+}

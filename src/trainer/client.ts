@@ -1,0 +1,137 @@
+/**
+ * `TrainerClient`: the host side of a forked trainer process. Forks the entry with an IPC channel (V8
+ * serialization, so typed arrays travel as such), validates every message it receives, exposes typed events,
+ * and makes sure the child does not outlive it: `stop()` asks for a graceful stop and kills after a timeout;
+ * `dispose()` kills.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { hostMessage } from '../protocol';
+import { TrainerHandleBase, type TrainerExit } from './handle';
+
+export interface TrainerClientOptions {
+  /** The trainer entry: the bundled `dist/trainer.js`, or `src/trainer/main.ts` with `execArgv: ['--import', 'tsx']`. */
+  entry: string;
+  execArgv?: string[];
+  /** The Node binary (the extension host's Electron-as-Node by default, i.e. `process.execPath`). */
+  execPath?: string;
+  /** Added to this process's environment. */
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Kill the child when it has not said `hello` by then (default 60 s). */
+  helloTimeoutMs?: number;
+  /** Default timeout of `stop()` before SIGKILL (default 30 s). */
+  stopTimeoutMs?: number;
+}
+
+export type OutputListener = (stream: 'stdout' | 'stderr', line: string) => void;
+
+export class TrainerClient extends TrainerHandleBase {
+  readonly child: ChildProcess;
+  private readonly outputListeners = new Set<OutputListener>();
+  private readonly stopTimeoutMs: number;
+  private readonly helloTimer: NodeJS.Timeout;
+  private failure: string | undefined;
+  private killed = false;
+
+  static fork(options: TrainerClientOptions): TrainerClient {
+    return new TrainerClient(options);
+  }
+
+  constructor(options: TrainerClientOptions) {
+    super();
+    this.stopTimeoutMs = options.stopTimeoutMs ?? 30_000;
+    this.child = fork(options.entry, [], {
+      execArgv: options.execArgv ?? [],
+      ...(options.execPath ? { execPath: options.execPath } : {}),
+      env: { ...process.env, ...options.env },
+      ...(options.cwd ? { cwd: options.cwd } : {}),
+      serialization: 'advanced',
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    this.child.on('message', (raw: unknown) => this.deliver(raw));
+    this.child.on('error', (err) => {
+      this.failure ??= `trainer process error: ${err.message}`;
+      if (this.child.pid === undefined) this.end({ code: null, signal: null, error: this.failure });
+    });
+    this.child.on('close', (code, signal) => {
+      clearTimeout(this.helloTimer);
+      const error = this.failure ?? (this.lastDone ? undefined : `the trainer exited without \`done\` (${signal ? `signal ${signal}` : `code ${String(code)}`})`);
+      this.end({ code, signal, ...(error ? { error } : {}), ...(this.killed ? { killed: true } : {}) });
+    });
+    this.onInvalid((error, raw) => {
+      // A trainer that cannot even say hello in our protocol (another version) is of no use: stop it now.
+      if (!this.hello && typeof raw === 'object' && raw !== null && (raw as { type?: unknown }).type === 'hello') {
+        this.failure = `the trainer's hello was rejected: ${error}`;
+        this.child.kill('SIGKILL');
+      }
+    });
+    for (const stream of ['stdout', 'stderr'] as const) {
+      let buffer = '';
+      this.child[stream]?.setEncoding('utf8');
+      this.child[stream]?.on('data', (chunk: string) => {
+        buffer += chunk;
+        const lines = buffer.split('\n');
+        buffer = lines.pop() ?? '';
+        for (const line of lines) for (const l of this.outputListeners) l(stream, line);
+      });
+      this.child[stream]?.on('end', () => {
+        if (buffer) for (const l of this.outputListeners) l(stream, buffer);
+        buffer = '';
+      });
+    }
+    const helloTimeoutMs = options.helloTimeoutMs ?? 60_000;
+    this.helloTimer = setTimeout(() => {
+      if (this.hello || this.ended) return;
+      this.failure = `the trainer did not say hello within ${helloTimeoutMs} ms`;
+      this.child.kill('SIGKILL');
+    }, helloTimeoutMs);
+    this.helloTimer.unref();
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Lines the child writes to stdout/stderr (TF.js notices, crash traces). */
+  onOutput(listener: OutputListener): () => void {
+    this.outputListeners.add(listener);
+    return () => this.outputListeners.delete(listener);
+  }
+
+  protected post(message: unknown): void {
+    if (this.ended || !this.child.connected) return;
+    this.child.send(message as object, (err) => {
+      if (err) this.failure ??= `could not send to the trainer: ${err.message}`;
+    });
+  }
+
+  /** Graceful stop: `stop` over IPC (SIGTERM if the channel is gone); SIGKILL after `timeoutMs`. */
+  async stop(timeoutMs: number = this.stopTimeoutMs): Promise<TrainerExit> {
+    if (this.ended) return this.finished;
+    if (this.child.connected) this.sendWhenReady(hostMessage({ type: 'stop' }));
+    else this.child.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      if (this.ended) return;
+      this.killed = true;
+      this.failure ??= `the trainer did not stop within ${timeoutMs} ms and was killed`;
+      this.child.kill('SIGKILL');
+    }, timeoutMs);
+    try {
+      return await this.finished;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Kills the child if it still runs and drops all listeners. `finished` still resolves. */
+  dispose(): void {
+    clearTimeout(this.helloTimer);
+    if (!this.ended && this.child.exitCode === null && this.child.signalCode === null) {
+      this.killed = true;
+      this.failure ??= 'the trainer was disposed while running';
+      this.child.kill('SIGKILL');
+    }
+    this.clearListeners();
+    this.outputListeners.clear();
+  }
+}

@@ -1,0 +1,431 @@
+/**
+ * `TrainerSession`: one job, driven by protocol messages, whatever carries them (the IPC channel of a forked
+ * trainer process in `main.ts`, or direct calls in `in-process.ts`). It validates every incoming message,
+ * answers a bad one with a non-fatal `error`, and runs the loop:
+ *
+ *   start → set up the run directory, load the backend, build the job, restore the latest checkpoint (resume)
+ *         → step … step (metrics + progress each, eval and checkpoint at their intervals)
+ *         → done (completed | stopped | nonfinite | error)
+ *
+ * `stop` (or SIGTERM, or the host going away) is honoured between steps: the current step finishes, a
+ * checkpoint is written, and `done` `{ reason: 'stopped' }` is sent. `pause` waits between steps until `resume`
+ * or `stop`. The loop yields to the event loop after every step, so messages are seen within one step.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import {
+  PROTOCOL_VERSION,
+  parseHostMessage,
+  trainerMessage,
+  type BackendReport,
+  type DoneMessage,
+  type DoneReason,
+  type LogLevel,
+  type StartMessage,
+  type Summary,
+  type TrainerMessage,
+  type TrainerMessageBody,
+} from '../protocol';
+import { hashSpec, loadLatestCheckpoint, listCheckpoints, writeCheckpoint, type Json, type LoadedCheckpoint, type WriteCheckpointOptions } from '../core/train/checkpoint';
+import type { JobContext, JobFactory, JobInfo, TrainingJob } from '../core/train/job';
+import { HISTORY_TYPES, StepMeter, appendMetricEvent, perSecond, truncateMetricEventsAfter } from '../core/train/metrics';
+import { Rng, parseRngState, restoreRng } from '../core/train/rng';
+import { appendLog, initRunDir, readRunInfo, updateRunInfo, type RunState } from '../core/train/run-dir';
+import { learningRateAt } from '../core/train/schedule';
+import { loadTrainerBackend, type BackendLoader } from './backend';
+import { TrainerError } from './errors';
+import { loadStartSpec } from './spec';
+
+export interface TrainerDeps {
+  createJob: JobFactory;
+  /** Default: `core/backend`'s chooser. */
+  loadBackend?: BackendLoader;
+  appVersion?: string;
+  /** Passed to every checkpoint write (tests use `onPhase`). */
+  checkpointOptions?: WriteCheckpointOptions;
+  /** The pid reported in `hello` and `run.json`. */
+  pid?: number;
+}
+
+type Phase = 'idle' | 'starting' | 'running' | 'paused' | 'finished';
+
+interface LoopState {
+  totalSteps: number;
+  tokensSeen: number;
+  elapsedMs: number;
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function parseLoopState(extra: Json | undefined): LoopState & { job: Json | undefined } {
+  const loop = isRecord(extra) && isRecord(extra.loop) ? extra.loop : undefined;
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined);
+  const totalSteps = num(loop?.totalSteps);
+  if (!loop || totalSteps === undefined) throw new TrainerError('the checkpoint has no loop state (step counts)', 'it was not written by this trainer; start a new run');
+  return { totalSteps, tokensSeen: num(loop.tokensSeen) ?? 0, elapsedMs: num(loop.elapsedMs) ?? 0, job: isRecord(extra) ? (extra.job as Json | undefined) : undefined };
+}
+
+export class TrainerSession {
+  private phase: Phase = 'idle';
+  private stopRequested = false;
+  private pauseRequested = false;
+  private wake: (() => void) | undefined;
+  private runDir: string | undefined;
+  private step = 0;
+  private resolveDone!: (done: DoneMessage) => void;
+  /** Resolves with the `done` message, after which nothing more is sent. */
+  readonly done: Promise<DoneMessage>;
+
+  constructor(
+    private readonly emit: (message: TrainerMessage) => void,
+    private readonly deps: TrainerDeps,
+  ) {
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  /** Announces the trainer: call once the transport listens for host messages. */
+  hello(): void {
+    this.send({ type: 'hello', pid: this.deps.pid ?? process.pid, versions: this.versions() });
+  }
+
+  /** Handles one raw message from the host (validated here). Never throws. */
+  receive(raw: unknown): void {
+    const parsed = parseHostMessage(raw);
+    if (!parsed.ok) {
+      this.send({ type: 'error', fatal: false, message: `rejected a message from the host: ${parsed.error}`, hint: `messages must follow protocol version ${PROTOCOL_VERSION} (src/protocol)` });
+      return;
+    }
+    const message = parsed.message;
+    switch (message.type) {
+      case 'start':
+        if (this.phase !== 'idle') {
+          this.send({ type: 'error', fatal: false, message: `\`start\` ignored: this trainer is already ${this.phase === 'finished' ? 'finished' : 'running a job'}`, hint: 'one trainer process runs one job; start another process' });
+          return;
+        }
+        this.phase = 'starting';
+        void this.run(message);
+        return;
+      case 'stop':
+        this.requestStop('the host asked to stop');
+        return;
+      case 'pause':
+        if (this.phase !== 'starting' && this.phase !== 'running') {
+          this.send({ type: 'error', fatal: false, message: `\`pause\` ignored: the trainer is ${this.phase}` });
+          return;
+        }
+        this.pauseRequested = true;
+        return;
+      case 'resume':
+        if (!this.pauseRequested) {
+          this.send({ type: 'error', fatal: false, message: `\`resume\` ignored: the trainer is not paused (${this.phase})` });
+          return;
+        }
+        this.pauseRequested = false;
+        this.wake?.();
+        return;
+    }
+  }
+
+  /** Stops after the current step (message `stop`, SIGTERM, host gone). Idempotent. */
+  requestStop(why: string): void {
+    if (this.phase === 'finished' || this.stopRequested) return;
+    if (this.phase === 'idle') {
+      this.phase = 'finished';
+      this.finish({ type: 'done', reason: 'stopped', step: 0, summary: { message: `${why} before any job was started` } });
+      return;
+    }
+    this.stopRequested = true;
+    this.log('info', `stopping after the current step: ${why}`);
+    this.send({ type: 'state', state: 'stopping', step: this.step });
+    this.wake?.();
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+
+  private versions() {
+    return { protocol: PROTOCOL_VERSION as typeof PROTOCOL_VERSION, node: process.versions.node, tfjs: tf.version.tfjs, ...(this.deps.appVersion ? { app: this.deps.appVersion } : {}) };
+  }
+
+  private send(body: TrainerMessageBody): void {
+    if (this.phase === 'finished' && body.type !== 'done') return;
+    const message = trainerMessage(body);
+    if (this.runDir) {
+      try {
+        if (HISTORY_TYPES.has(message.type)) appendMetricEvent(this.runDir, message);
+        if (message.type === 'log') appendLog(this.runDir, message.level, message.message);
+        else if (message.type === 'warning') appendLog(this.runDir, 'warn', message.hint ? `${message.message} (${message.hint})` : message.message);
+        else if (message.type === 'error') appendLog(this.runDir, 'error', message.hint ? `${message.message} (${message.hint})` : message.message);
+      } catch {
+        // A full disk must not stop the messages; the host still gets them.
+      }
+    }
+    this.emit(message);
+  }
+
+  private log(level: LogLevel, message: string): void {
+    this.send({ type: 'log', level, message });
+  }
+
+  private finish(done: TrainerMessageBody & { type: 'done' }): void {
+    this.phase = 'finished';
+    const message = trainerMessage(done) as DoneMessage;
+    if (this.runDir) {
+      try {
+        appendMetricEvent(this.runDir, message);
+      } catch {
+        // as in send()
+      }
+    }
+    this.emit(message);
+    this.resolveDone(message);
+  }
+
+  private async waitWhilePaused(): Promise<void> {
+    this.phase = 'paused';
+    this.send({ type: 'state', state: 'paused', step: this.step });
+    if (this.runDir) await updateRunInfo(this.runDir, { state: 'paused', step: this.step }).catch(() => undefined);
+    while (this.pauseRequested && !this.stopRequested) await new Promise<void>((resolve) => (this.wake = resolve));
+    this.wake = undefined;
+    this.phase = 'running';
+    if (!this.stopRequested) {
+      this.send({ type: 'state', state: 'running', step: this.step });
+      if (this.runDir) await updateRunInfo(this.runDir, { state: 'running' }).catch(() => undefined);
+    }
+  }
+
+  private async run(start: StartMessage): Promise<void> {
+    let job: TrainingJob | undefined;
+    let finalState: RunState = 'error';
+    try {
+      const runDir = path.resolve(start.runDir);
+      const options = start.options ?? {};
+      const spec = await loadStartSpec(start, runDir);
+      const training = spec.resolved.training;
+      const specHash = hashSpec(spec.resolved);
+
+      // The run directory, and the checkpoint to resume from.
+      const existing = await readRunInfo(runDir);
+      let checkpoint: LoadedCheckpoint | undefined;
+      const skippedWarnings: string[] = [];
+      if (options.resume) {
+        checkpoint = await loadLatestCheckpoint(runDir);
+        for (const s of checkpoint?.skipped ?? []) skippedWarnings.push(`skipped checkpoint ${s.name}: ${s.reason}`);
+        if (checkpoint && checkpoint.specHash !== specHash) {
+          throw new TrainerError(
+            `cannot resume ${runDir}: the spec differs from the one its checkpoint was trained with`,
+            'resume without `spec`/`specPath` (the run keeps its snapshot), or start a new run for the changed spec',
+          );
+        }
+      } else if (existing && (await listCheckpoints(runDir)).length > 0) {
+        throw new TrainerError(`${runDir} already holds a run with checkpoints`, 'resume it (`options.resume`), or start in a new run directory');
+      }
+      await initRunDir(runDir, { spec: spec.snapshot, name: spec.resolved.name, seed: training.seed, specHash, versions: this.versions() });
+      this.runDir = runDir;
+      for (const w of skippedWarnings) this.send({ type: 'warning', message: w, hint: 'the run continues from the newest whole checkpoint' });
+      if (options.resume && !checkpoint) this.send({ type: 'warning', message: `no checkpoint to resume from in ${runDir}: starting from step 0` });
+
+      const backend: BackendReport = await (this.deps.loadBackend ?? loadTrainerBackend)(options.backend ?? training.backend, (level, message) => this.log(level, message));
+
+      // The job: built (and initialised from the seed) as in a fresh run, then overwritten by the checkpoint.
+      const rng = Rng.fromSeed(training.seed);
+      const ctx: JobContext = {
+        spec: spec.resolved,
+        runDir,
+        backend: backend.name,
+        rng,
+        log: (level, message) => this.log(level, message),
+        warn: (message, hint) => this.send({ type: 'warning', message, ...(hint ? { hint } : {}) }),
+      };
+      job = await this.deps.createJob(ctx);
+      const info: JobInfo = await job.init();
+
+      let totalSteps = options.steps ?? training.steps;
+      if (options.steps === undefined && training.flopBudget !== undefined) {
+        if (info.flopsPerStep && info.flopsPerStep > 0) totalSteps = Math.max(1, Math.ceil(training.flopBudget / info.flopsPerStep));
+        else this.send({ type: 'warning', message: `flopBudget is ignored: the job does not know its FLOPs per step; training ${totalSteps} steps` });
+      }
+      const loop: LoopState = { totalSteps, tokensSeen: 0, elapsedMs: 0 };
+      this.step = 0;
+      if (checkpoint) {
+        const saved = parseLoopState(checkpoint.extra);
+        if (options.steps === undefined) loop.totalSteps = saved.totalSteps;
+        else if (options.steps !== saved.totalSteps) this.send({ type: 'warning', message: `resuming with ${options.steps} total steps instead of ${saved.totalSteps}: the learning-rate schedule changes from here` });
+        loop.tokensSeen = saved.tokensSeen;
+        loop.elapsedMs = saved.elapsedMs;
+        const rngs = isRecord(checkpoint.rng) ? checkpoint.rng : {};
+        await job.loadState({
+          tensors: checkpoint.tensors,
+          ...(checkpoint.optimizer !== undefined ? { optimizer: checkpoint.optimizer } : {}),
+          ...(checkpoint.data !== undefined ? { data: checkpoint.data } : {}),
+          ...(rngs.job !== undefined && rngs.job !== null ? { rng: rngs.job as Json } : {}),
+          ...(saved.job !== undefined && saved.job !== null ? { extra: saved.job } : {}),
+        });
+        restoreRng(rng, parseRngState(rngs.loop));
+        this.step = checkpoint.step;
+        const dropped = await truncateMetricEventsAfter(runDir, checkpoint.step);
+        if (dropped > 0) this.log('info', `dropped ${dropped} metrics.jsonl lines past the checkpoint at step ${checkpoint.step}`);
+      }
+
+      await updateRunInfo(runDir, {
+        state: 'running',
+        backend: { requested: backend.requested, name: backend.name },
+        seed: training.seed,
+        step: this.step,
+        totalSteps: loop.totalSteps,
+        specHash,
+        pid: this.deps.pid ?? process.pid,
+        startedAt: new Date().toISOString(),
+        versions: this.versions(),
+      });
+      this.send({
+        type: 'started',
+        runId: path.basename(runDir),
+        runDir,
+        backend,
+        seed: training.seed,
+        step: this.step,
+        totalSteps: loop.totalSteps,
+        resumed: checkpoint !== undefined,
+        ...(checkpoint ? { checkpoint: path.relative(runDir, checkpoint.path) } : {}),
+      });
+      this.log('info', `${info.description ?? spec.resolved.name}: ${info.parameterCount} parameters, ${loop.totalSteps} steps, backend ${backend.name}`);
+      if (this.phase === 'starting') this.phase = 'running';
+
+      const { reason, summary } = await this.train(job, ctx, loop, specHash, checkpoint?.step ?? 0);
+      finalState = reason;
+      await updateRunInfo(runDir, { state: finalState, step: this.step, endedAt: new Date().toISOString() }).catch(() => undefined);
+      this.finish({ type: 'done', reason, step: this.step, summary });
+    } catch (e) {
+      const hint = e instanceof TrainerError ? e.hint : undefined;
+      const message = errorText(e) || 'the trainer failed';
+      this.send({ type: 'error', fatal: true, message, ...(hint ? { hint } : {}) });
+      if (!(e instanceof TrainerError) && e instanceof Error && e.stack) this.log('debug', e.stack);
+      if (this.runDir) await updateRunInfo(this.runDir, { state: 'error', step: this.step, endedAt: new Date().toISOString(), message }).catch(() => undefined);
+      this.finish({ type: 'done', reason: 'error', step: this.step, summary: { message } });
+    } finally {
+      try {
+        job?.dispose();
+      } catch {
+        // nothing to do
+      }
+    }
+  }
+
+  private async train(job: TrainingJob, ctx: JobContext, loop: LoopState, specHash: string, checkpointStep: number): Promise<{ reason: Exclude<DoneReason, 'error'>; summary: Summary }> {
+    const training = ctx.spec.training;
+    const runDir = ctx.runDir;
+    const meter = new StepMeter();
+    let lastCheckpointStep = checkpointStep;
+    let lastCheckpointPath: string | null = null;
+    let lastEvalStep = -1;
+    let lastLoss: number | null = null;
+    let lastEvalLoss: number | null = null;
+
+    const evaluate = async () => {
+      const result = await job.evaluate(this.step);
+      lastEvalStep = this.step;
+      if (![result.loss, result.mlmAccuracy, result.nspAccuracy ?? 0].every(Number.isFinite)) {
+        this.send({ type: 'warning', message: `evaluation at step ${this.step} gave a non-finite loss or accuracy; not recorded` });
+        return;
+      }
+      lastEvalLoss = result.loss;
+      this.send({ type: 'eval', step: this.step, loss: result.loss, mlmAccuracy: result.mlmAccuracy, ...(result.nspAccuracy !== undefined ? { nspAccuracy: result.nspAccuracy } : {}) });
+      if (result.probes) {
+        const rel = path.join('probes', `step-${String(this.step).padStart(9, '0')}.json`);
+        await fsp.writeFile(path.join(runDir, rel), `${JSON.stringify({ step: this.step, summary: result.probes.summary, data: result.probes.data })}\n`);
+        this.send({ type: 'probes', step: this.step, path: rel.split(path.sep).join('/'), summary: result.probes.summary });
+      }
+    };
+
+    const checkpoint = async () => {
+      const state = await job.saveState();
+      const written = await writeCheckpoint(
+        runDir,
+        {
+          step: this.step,
+          specHash,
+          tensors: state.tensors,
+          ...(state.optimizer !== undefined ? { optimizer: state.optimizer } : {}),
+          ...(state.data !== undefined ? { data: state.data } : {}),
+          rng: { loop: ctx.rng.state(), job: state.rng ?? null },
+          extra: { loop: { ...loop }, job: state.extra ?? null },
+        },
+        this.deps.checkpointOptions,
+      );
+      lastCheckpointStep = this.step;
+      lastCheckpointPath = path.relative(runDir, written.path).split(path.sep).join('/');
+      this.send({ type: 'checkpoint', step: this.step, path: lastCheckpointPath });
+      await updateRunInfo(runDir, { step: this.step, lastCheckpoint: lastCheckpointPath }).catch(() => undefined);
+    };
+
+    let reason: Exclude<DoneReason, 'error'> = 'completed';
+    let problem: string | undefined;
+    while (this.step < loop.totalSteps) {
+      await nextTurn();
+      if (!this.stopRequested && this.pauseRequested) await this.waitWhilePaused();
+      if (this.stopRequested) {
+        reason = 'stopped';
+        break;
+      }
+      const index = this.step;
+      const learningRate = learningRateAt(index, training.learningRate, loop.totalSteps);
+      const t0 = performance.now();
+      const m = await job.step({ step: index, learningRate });
+      const stepMs = performance.now() - t0;
+      const values = { loss: m.loss, mlmLoss: m.mlmLoss ?? m.loss, nspLoss: m.nspLoss ?? 0, gradNorm: m.gradNorm };
+      const bad = Object.entries(values).find(([, v]) => !Number.isFinite(v));
+      if (bad) {
+        reason = 'nonfinite';
+        problem = `${bad[0]} is ${String(bad[1])} at step ${index + 1}`;
+        this.send({ type: 'warning', message: `training diverged: ${problem}`, hint: 'lower the learning rate, lengthen the warmup, or check gradient clipping' });
+        break;
+      }
+      this.step = index + 1;
+      loop.tokensSeen += m.tokens;
+      loop.elapsedMs += stepMs;
+      meter.record(stepMs);
+      lastLoss = m.loss;
+      this.send({
+        type: 'metrics',
+        step: this.step,
+        loss: m.loss,
+        mlmLoss: m.mlmLoss ?? m.loss,
+        ...(m.nspLoss !== undefined ? { nspLoss: m.nspLoss } : {}),
+        learningRate,
+        gradNorm: m.gradNorm,
+        tokensPerSecond: perSecond(m.tokens, stepMs),
+        stepMs,
+        flopsPerSecond: perSecond(m.flops ?? 0, stepMs),
+        memoryBytes: tf.memory().numBytes,
+      });
+      this.send({ type: 'progress', step: this.step, totalSteps: loop.totalSteps, tokensSeen: loop.tokensSeen, elapsedMs: loop.elapsedMs, etaMs: meter.etaMs(loop.totalSteps - this.step) });
+      if (this.step % training.evalInterval === 0) await evaluate();
+      if (this.step % training.checkpointInterval === 0 && this.step < loop.totalSteps) await checkpoint();
+    }
+
+    if (reason === 'completed' && lastEvalStep !== this.step && this.step > 0) await evaluate();
+    if (reason !== 'nonfinite' && lastCheckpointStep !== this.step) await checkpoint();
+    return {
+      reason,
+      summary: {
+        steps: this.step,
+        totalSteps: loop.totalSteps,
+        tokensSeen: loop.tokensSeen,
+        elapsedMs: loop.elapsedMs,
+        loss: lastLoss,
+        evalLoss: lastEvalLoss,
+        checkpoint: lastCheckpointPath,
+        ...(problem ? { message: problem } : {}),
+      },
+    };
+  }
+}
