@@ -20,8 +20,10 @@ const node = {
 };
 
 export const entries = [
-  { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js' },
-  { ...node, entryPoints: ['src/trainer/main.ts'], outfile: 'dist/trainer.js' },
+  // TensorFlow.js stays a runtime dependency: an optional native backend (tfjs-node-gpu) must register into
+  // the same @tensorflow/tfjs instance the trainer uses, and the wasm backend finds its binaries beside it.
+  { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', external: ['@tensorflow/*'] },
+  { ...node, entryPoints: ['src/trainer/main.ts'], outfile: 'dist/trainer.js', external: ['@tensorflow/*'] },
   { ...node, entryPoints: ['src/extension/main.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   {
     bundle: true,

@@ -1,0 +1,67 @@
+/**
+ * Activations with hand-written gradients that keep only their input on the tape (the stock compositions keep
+ * every intermediate), plus GLU.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { customOp } from './custom';
+
+const SQRT1_2 = Math.SQRT1_2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+const SQRT_2_PI = Math.sqrt(2 / Math.PI);
+const GELU_C = 0.044715;
+
+const geluErf = customOp<[tf.Tensor]>(([x], save) => {
+  save([x]);
+  return {
+    value: tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, SQRT1_2)))),
+    gradFunc: (dy, [x]) => {
+      // d/dx = Φ(x) + x·φ(x)
+      const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x!, SQRT1_2))));
+      const pdf = tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(tf.square(x!), -0.5)));
+      return [tf.mul(dy, tf.add(cdf, tf.mul(x!, pdf)))];
+    },
+  };
+});
+
+const geluTanh = customOp<[tf.Tensor]>(([x], save) => {
+  save([x]);
+  const inner = (x: tf.Tensor) => tf.mul(SQRT_2_PI, tf.add(x, tf.mul(GELU_C, tf.pow(x, 3))));
+  return {
+    value: tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner(x)))),
+    gradFunc: (dy, [x]) => {
+      const t = tf.tanh(inner(x!));
+      const du = tf.mul(SQRT_2_PI, tf.add(1, tf.mul(3 * GELU_C, tf.square(x!))));
+      // d/dx = ½(1 + t) + ½·x·(1 − t²)·du/dx
+      const d = tf.add(tf.mul(0.5, tf.add(1, t)), tf.mul(tf.mul(tf.mul(0.5, x!), tf.sub(1, tf.square(t))), du));
+      return [tf.mul(dy, d)];
+    },
+  };
+});
+
+export type GeluForm = 'erf' | 'tanh';
+
+/** GELU: 'erf' is the exact x·Φ(x) (HF "gelu"); 'tanh' is the approximation (HF "gelu_new"). */
+export function gelu(x: tf.Tensor, form: GeluForm = 'erf'): tf.Tensor {
+  return form === 'tanh' ? geluTanh(x) : geluErf(x);
+}
+
+const swishOp = customOp<[tf.Tensor]>(([x], save) => {
+  save([x]);
+  return {
+    value: tf.mul(x, tf.sigmoid(x)),
+    gradFunc: (dy, [x]) => {
+      const s = tf.sigmoid(x!);
+      return [tf.mul(dy, tf.mul(s, tf.add(1, tf.mul(x!, tf.sub(1, s)))))];
+    },
+  };
+});
+
+/** Swish / SiLU: x·σ(x). */
+export function swish(x: tf.Tensor): tf.Tensor {
+  return swishOp(x);
+}
+
+/** GLU: value ⊙ σ(gate) (GroupBERT's conv module: two separate H→H projections). Stock autodiff. */
+export function glu(value: tf.Tensor, gate: tf.Tensor): tf.Tensor {
+  return tf.mul(value, tf.sigmoid(gate));
+}

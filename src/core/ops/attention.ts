@@ -1,0 +1,220 @@
+/**
+ * Multi-head scaled dot-product attention core: softmax(Q·Kᵀ/√d + mask)·V per head.
+ *
+ * Written as one 2-D matMul per (batch, head) with a hand-written backward pass: XNNPACK only runs plain 2-D
+ * A·B, and the stock batched/transposed matMuls (and their gradients) fall back to a scalar loop on wasm (2.7×
+ * slower on attention). Heads are cut out of the [B, T, D] tensors with slices along the last axis, which avoids the
+ * slow 4-/5-D transposes of the usual reshape→transpose head split.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { customOp, zerosFor } from './custom';
+
+/** Added to the scores of padded keys (HF/PyTorch BERT; the TF1 reference uses −1000). */
+export const MASK_VALUE = -10000;
+
+export interface AttentionOptions {
+  /** Also return the attention probabilities [B, H, T_q, T_k] (for probes; no gradient flows through them). */
+  returnProbs?: boolean;
+}
+
+export interface AttentionResult {
+  /** [B, T_q, D] */
+  context: tf.Tensor3D;
+  /** [B, H, T_q, T_k] */
+  probs: tf.Tensor4D;
+}
+
+/** Per (b, h) blocks [T, dh] of x [B, T, H·dh], ordered b-major. */
+function headBlocks(x: tf.Tensor, H: number): tf.Tensor2D[] {
+  const out: tf.Tensor2D[] = [];
+  for (const xb of tf.unstack(x)) {
+    if (H === 1) out.push(xb as tf.Tensor2D);
+    else out.push(...(tf.split(xb, H, 1) as tf.Tensor2D[]));
+  }
+  return out;
+}
+
+/** Per (b, h) blocks [dh, T] of xᵀ for x [B, T, H·dh]: one 3-D transpose, then contiguous pieces. */
+function headBlocksT(x: tf.Tensor3D, H: number): tf.Tensor2D[] {
+  const [B, T, D] = x.shape;
+  return tf.unstack(tf.transpose(x, [0, 2, 1]).reshape([B * H, D / H, T])) as tf.Tensor2D[];
+}
+
+/** Per (b, h) blocks [T, dh] (b-major) → [B, T, H·dh]. */
+function fromHeadBlocks(blocks: tf.Tensor2D[], B: number, H: number): tf.Tensor3D {
+  const rows: tf.Tensor2D[] = [];
+  for (let b = 0; b < B; b++) {
+    const hs = blocks.slice(b * H, (b + 1) * H);
+    rows.push(H === 1 ? hs[0]! : tf.concat(hs, 1));
+  }
+  return tf.stack(rows) as tf.Tensor3D;
+}
+
+/** [BH, T, T] (b-major) matrices → per (b, h) blocks. */
+function unstackBH(x: tf.Tensor): tf.Tensor2D[] {
+  return tf.unstack(x) as tf.Tensor2D[];
+}
+
+interface Forward {
+  probs: tf.Tensor; // [B, H, Tq, Tk]
+  context: tf.Tensor3D;
+}
+
+function forward(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, maskBias: tf.Tensor | null, H: number): Forward {
+  const [B, Tq, D] = q.shape;
+  const Tk = k.shape[1];
+  const scale = 1 / Math.sqrt(D / H);
+  const qs = headBlocks(tf.mul(q, scale), H);
+  const kT = headBlocksT(k, H);
+  let scores = tf.stack(qs.map((qi, i) => tf.matMul(qi, kT[i]!))).reshape([B, H, Tq, Tk]);
+  if (maskBias) scores = tf.add(scores, maskBias);
+  const probs = tf.softmax(scores);
+  const ps = unstackBH(probs.reshape([B * H, Tq, Tk]));
+  const vs = headBlocks(v, H);
+  const context = fromHeadBlocks(
+    ps.map((p, i) => tf.matMul(p, vs[i]!)),
+    B,
+    H,
+  );
+  return { probs, context };
+}
+
+function backward(dO: tf.Tensor, q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, probs: tf.Tensor, H: number) {
+  const [B, Tq, D] = q.shape;
+  const Tk = k.shape[1];
+  const scale = 1 / Math.sqrt(D / H);
+  const p = probs.reshape([B * H, Tq, Tk]);
+  const dOs = headBlocks(dO, H);
+  const vT = headBlocksT(v, H);
+  const pT = unstackBH(tf.transpose(p, [0, 2, 1]));
+  const dp = tf.stack(dOs.map((d, i) => tf.matMul(d, vT[i]!))); // [BH, Tq, Tk]
+  const dv = fromHeadBlocks(
+    dOs.map((d, i) => tf.matMul(pT[i]!, d)),
+    B,
+    H,
+  );
+  // Softmax backward: ds = p ⊙ (dp − Σ_j dp ⊙ p).
+  const ds = tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), -1, true)));
+  const dss = unstackBH(ds);
+  const dsT = unstackBH(tf.transpose(ds, [0, 2, 1]));
+  const ks = headBlocks(k, H);
+  const qs = headBlocks(tf.mul(q, scale), H);
+  const dq = tf.mul(fromHeadBlocks(dss.map((d, i) => tf.matMul(d, ks[i]!)), B, H), scale);
+  const dk = fromHeadBlocks(
+    dsT.map((d, i) => tf.matMul(d, qs[i]!)),
+    B,
+    H,
+  );
+  return { dq, dk, dv };
+}
+
+/** Where the forward pass leaves a kept copy of the probabilities when the caller asked for them. */
+interface ProbsBox {
+  want: boolean;
+  out?: tf.Tensor;
+}
+
+function makeOps(H: number, box: ProbsBox) {
+  const keep = (probs: tf.Tensor) => {
+    if (!box.want) return;
+    box.out?.dispose();
+    box.out = tf.keep(probs.clone()); // survives the forward pass's tidy
+  };
+  const masked = customOp<[tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.Tensor]>(([q, k, v, maskBias], save) => {
+    const f = forward(q, k, v, maskBias, H);
+    keep(f.probs);
+    save([q, k, v, f.probs, maskBias]);
+    return {
+      value: f.context,
+      gradFunc: (dO, [q, k, v, probs, maskBias]) => {
+        const g = backward(dO, q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, probs!, H);
+        return [g.dq, g.dk, g.dv, zerosFor(maskBias!)];
+      },
+    };
+  });
+  const unmasked = customOp<[tf.Tensor3D, tf.Tensor3D, tf.Tensor3D]>(([q, k, v], save) => {
+    const f = forward(q, k, v, null, H);
+    keep(f.probs);
+    save([q, k, v, f.probs]);
+    return {
+      value: f.context,
+      gradFunc: (dO, [q, k, v, probs]) => {
+        const g = backward(dO, q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, probs!, H);
+        return [g.dq, g.dk, g.dv];
+      },
+    };
+  });
+  return { masked, unmasked };
+}
+
+/** The additive key mask [B, 1, 1, T_k] for a 0/1 key mask [B, T_k] (1 = real token). */
+export function keyMaskBias(keyMask: tf.Tensor): tf.Tensor4D {
+  const [B, Tk] = keyMask.shape as [number, number];
+  return tf.tidy(() => tf.mul(tf.sub(1, tf.cast(keyMask, 'float32')), MASK_VALUE).reshape([B, 1, 1, Tk]));
+}
+
+/**
+ * Multi-head attention core. q [B, T_q, D], k and v [B, T_k, D] with D = heads·d_head, head h owning channels
+ * [h·d_head, (h+1)·d_head). keyMask [B, T_k] (1 = real token, 0 = padding) or null: padded keys get −10000 added to
+ * their scores (queries at padded positions are not masked). Returns the context [B, T_q, D], or with
+ * `returnProbs` also the probabilities [B, H, T_q, T_k].
+ */
+export function attention(
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  v: tf.Tensor3D,
+  keyMask: tf.Tensor | null,
+  heads: number,
+): tf.Tensor3D;
+export function attention(
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  v: tf.Tensor3D,
+  keyMask: tf.Tensor | null,
+  heads: number,
+  opts: AttentionOptions & { returnProbs: true },
+): AttentionResult;
+export function attention(
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  v: tf.Tensor3D,
+  keyMask: tf.Tensor | null,
+  heads: number,
+  opts?: AttentionOptions,
+): tf.Tensor3D | AttentionResult;
+export function attention(
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  v: tf.Tensor3D,
+  keyMask: tf.Tensor | null,
+  heads: number,
+  opts: AttentionOptions = {},
+): tf.Tensor3D | AttentionResult {
+  const [B, , D] = q.shape;
+  if (q.rank !== 3 || k.rank !== 3 || v.rank !== 3) throw new Error('attention: q, k, v must be [B, T, D]');
+  if (!Number.isInteger(heads) || heads < 1 || D % heads !== 0) {
+    throw new Error(`attention: ${D} channels cannot be split into ${heads} heads`);
+  }
+  const Tk = k.shape[1];
+  if (k.shape[0] !== B || v.shape[0] !== B || k.shape[2] !== D || v.shape[2] !== D || v.shape[1] !== Tk) {
+    throw new Error(`attention: shapes q [${q.shape}], k [${k.shape}], v [${v.shape}] do not match`);
+  }
+  if (keyMask && (keyMask.rank !== 2 || keyMask.shape[0] !== B || keyMask.shape[1] !== Tk)) {
+    throw new Error(`attention: keyMask must be [${B}, ${Tk}], got [${keyMask.shape}]`);
+  }
+  const box: ProbsBox = { want: opts.returnProbs === true };
+  const ops = makeOps(heads, box);
+  let context: tf.Tensor;
+  if (keyMask) {
+    const bias = keyMaskBias(keyMask);
+    context = ops.masked(q, k, v, bias);
+    bias.dispose(); // the op saved its own reference
+  } else {
+    context = ops.unmasked(q, k, v);
+  }
+  if (!box.want) return context as tf.Tensor3D;
+  const kept = box.out!;
+  const probs = kept.clone(); // tracked by the caller's scope, unlike the kept original
+  kept.dispose();
+  return { context: context as tf.Tensor3D, probs: probs as tf.Tensor4D };
+}

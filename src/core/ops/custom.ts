@@ -1,0 +1,60 @@
+/**
+ * Small typed helpers shared by the ops: a typed `tf.customGrad`, and matMuls with a transposed operand that stay
+ * on the fast path of the active backend.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
+export type CustomForward<I extends tf.Tensor[]> = (
+  inputs: I,
+  save: (tensors: tf.Tensor[]) => void,
+) => { value: tf.Tensor; gradFunc: GradFunc };
+
+/**
+ * `tf.customGrad` with typed inputs. Tensors needed by `gradFunc` must go through `save` (inputs included):
+ * everything else made in the forward pass is disposed when it ends. `gradFunc` returns one gradient per input,
+ * float32 and of the input's shape (use `zerosFor` for integer or constant inputs).
+ */
+export function customOp<I extends tf.Tensor[]>(forward: CustomForward<I>): (...inputs: I) => tf.Tensor {
+  type Fn = Parameters<typeof tf.customGrad>[0];
+  const op = tf.customGrad(((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    return forward(args as unknown as I, save);
+  }) as Fn);
+  return (...inputs: I) => op(...inputs);
+}
+
+/** A float32 zero gradient for an input that takes none (ids, masks, labels). */
+export function zerosFor(t: tf.Tensor): tf.Tensor {
+  return tf.zeros(t.shape, 'float32');
+}
+
+/**
+ * XNNPACK in the wasm backend only handles a plain 2-D `A·B`; any transpose flag (every stock matMul gradient)
+ * drops to a scalar loop at ~1–3 GFLOP/s. On wasm the transposed operand is materialised with `tf.transpose`
+ * instead; other backends take the flags natively.
+ */
+export function explicitTransposes(): boolean {
+  return tf.getBackend() === 'wasm';
+}
+
+/** aᵀ·b for a [K, M], b [K, N] → [M, N]. */
+export function matMulTN(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  if (!explicitTransposes()) return tf.matMul(a, b, true, false);
+  const [K, M] = a.shape;
+  const N = b.shape[1];
+  // Transpose whichever side moves fewer elements: a (K·M) or b plus the result (K·N + M·N).
+  return K * M <= K * N + M * N ? tf.matMul(tf.transpose(a), b) : tf.transpose(tf.matMul(tf.transpose(b), a) as tf.Tensor2D);
+}
+
+/** a·bᵀ for a [M, K], b [N, K] → [M, N]. */
+export function matMulNT(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  if (!explicitTransposes()) return tf.matMul(a, b, false, true);
+  const [M, K] = a.shape;
+  const N = b.shape[0];
+  return N * K <= M * K + M * N ? tf.matMul(a, tf.transpose(b)) : tf.transpose(tf.matMul(b, tf.transpose(a)) as tf.Tensor2D);
+}
+
+export function lastDim(t: tf.Tensor): number {
+  return t.shape[t.shape.length - 1]!;
+}

@@ -1,0 +1,158 @@
+/**
+ * The wasm kernel patches give exactly the stock kernels' results (Slice, SplitV, Unpack over ranks 1–5,
+ * contiguous and strided blocks, float32/int32/bool, empty pieces), UnsortedSegmentSum and OneHot match the cpu
+ * backend, and apply/remove are idempotent.
+ */
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import {
+  applyWasmKernelPatches,
+  loadBackend,
+  removeWasmKernelPatches,
+  wasmKernelPatchesApplied,
+} from '../../src/core/backend';
+import { copyBlock } from '../../src/core/backend/wasm-patches';
+import { randn } from '../../src/core/ops';
+
+type Result = { shape: number[]; dtype: string; values: number[] };
+
+function snapshot(ts: tf.Tensor | tf.Tensor[]): Result[] {
+  return (Array.isArray(ts) ? ts : [ts]).map((t) => ({ shape: t.shape, dtype: t.dtype, values: Array.from(t.dataSync()) }));
+}
+
+function ramp(shape: number[], dtype: 'float32' | 'int32' | 'bool' = 'float32'): tf.Tensor {
+  const n = tf.util.sizeFromShape(shape);
+  const vals = Array.from({ length: n }, (_, i) => (dtype === 'bool' ? (i * 7) % 3 === 0 : dtype === 'int32' ? i * 3 - 50 : i * 0.5 - 3));
+  return tf.tensor(vals as number[], shape, dtype);
+}
+
+/** The battery run with stock and with patched kernels. */
+function battery(): Result[] {
+  return tf.tidy(() => {
+    const out: Result[] = [];
+    const push = (t: tf.Tensor | tf.Tensor[]) => out.push(...snapshot(t));
+    // Slice: ranks 1–5, contiguous (leading-axis) and strided blocks.
+    push(tf.slice(ramp([10]), [3], [4]));
+    push(tf.slice(ramp([6, 5]), [1, 0], [3, 5]));
+    push(tf.slice(ramp([6, 5]), [1, 2], [4, 2]));
+    push(tf.slice(ramp([4, 5, 6]), [1, 1, 2], [2, 3, 3]));
+    push(tf.slice(ramp([4, 5, 6]), [0, 2, 0], [4, 2, 6]));
+    push(tf.slice(ramp([3, 4, 5, 6]), [1, 0, 2, 1], [2, 4, 2, 4]));
+    push(tf.slice(ramp([2, 3, 4, 5, 6]), [1, 1, 0, 2, 3], [1, 2, 4, 2, 2]));
+    push(tf.slice(ramp([2, 3, 4, 5, 6], 'int32'), [0, 1, 1, 0, 0], [2, 1, 2, 5, 6]));
+    push(tf.slice(ramp([5, 6], 'bool'), [2, 1], [2, 3]));
+    push(tf.slice(ramp([5, 6]), [2, 1], [0, 3]));
+    push(tf.slice(ramp([5, 6]), [1, 1], [-1, -1]));
+    // SplitV: equal and explicit sizes, every axis, with a -1 size.
+    push(tf.split(ramp([4, 6, 8]), 2, 0));
+    push(tf.split(ramp([4, 6, 8]), 3, 1));
+    push(tf.split(ramp([4, 6, 8]), [1, 4, 3], 2));
+    push(tf.split(ramp([4, 6, 8], 'int32'), [2, -1], -1));
+    // Unpack: every axis, negative axis, bool.
+    push(tf.unstack(ramp([3, 4, 5])));
+    push(tf.unstack(ramp([3, 4, 5]), 1));
+    push(tf.unstack(ramp([3, 4, 5]), -1));
+    push(tf.unstack(ramp([3, 4], 'bool'), 1));
+    return out;
+  });
+}
+
+before(async () => {
+  await loadBackend('wasm', { threads: 1 });
+});
+
+describe('wasm kernel patches', () => {
+  it('Slice, SplitV and Unpack give exactly the stock results', () => {
+    removeWasmKernelPatches();
+    assert.deepEqual(wasmKernelPatchesApplied(), []);
+    const stock = battery();
+    assert.equal(applyWasmKernelPatches().length, 5);
+    const patched = battery();
+    assert.equal(patched.length, stock.length);
+    patched.forEach((p, i) => assert.deepEqual(p, stock[i], `case ${i}`));
+  });
+
+  it('and the same results as the cpu backend', async () => {
+    const onWasm = battery();
+    await tf.setBackend('cpu');
+    const onCpu = battery();
+    await tf.setBackend('wasm');
+    onWasm.forEach((w, i) => assert.deepEqual(w, onCpu[i], `case ${i}`));
+  });
+
+  it('survive wasm memory growth between allocation and copy (a large unstack)', () => {
+    const x = randn([48, 64, 96], 1);
+    const pieces = tf.unstack(x, 1);
+    const big = tf.zeros([64 * 1024 * 1024 / 4]); // 64 MB, likely to grow the heap after the pieces exist
+    const again = tf.unstack(x, 1);
+    const xv = x.arraySync() as number[][][];
+    for (const j of [0, 17, 63]) {
+      const a = again[j]!.arraySync() as number[][];
+      const p = pieces[j]!.arraySync() as number[][];
+      assert.deepEqual(a, p);
+      assert.deepEqual(a[5], xv[5]![j]);
+    }
+    tf.dispose([x, big, ...pieces, ...again]);
+  });
+
+  it('UnsortedSegmentSum (missing from stock wasm) matches the cpu backend; tf.gather now has a gradient on wasm', async () => {
+    const run = () =>
+      tf.tidy(() => {
+        const x = ramp([6, 3]);
+        const xi = ramp([2, 3, 2], 'int32');
+        const s1 = tf.unsortedSegmentSum(x, tf.tensor1d([2, 0, 2, 4, 0, 2], 'int32'), 5);
+        const s2 = tf.unsortedSegmentSum(xi, tf.tensor1d([1, 1], 'int32'), 3);
+        const table = ramp([5, 4]);
+        const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, tf.tensor1d([4, 1, 4, 4], 'int32')), ramp([4, 4]))))(table);
+        return snapshot([s1, s2, g]);
+      });
+    const onWasm = run();
+    await tf.setBackend('cpu');
+    const onCpu = run();
+    await tf.setBackend('wasm');
+    // The cpu kernel returns float32 for int32 input; this one keeps the input dtype, as TensorFlow does.
+    assert.equal(onWasm[1]!.dtype, 'int32');
+    assert.equal(onCpu[1]!.dtype, 'float32');
+    onCpu[1]!.dtype = 'int32';
+    assert.deepEqual(onWasm, onCpu);
+  });
+
+  it('OneHot honours a float32 dtype (the stock wasm kernel writes int32 bits)', () => {
+    const ids = tf.tensor1d([2, 0, 5, -1], 'int32');
+    assert.deepEqual(Array.from(tf.oneHot(ids, 4, 1, 0, 'float32').dataSync()), [0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(Array.from(tf.oneHot(ids, 3, 5, -1, 'float32').dataSync()), [-1, -1, 5, 5, -1, -1, -1, -1, -1, -1, -1, -1]);
+    assert.deepEqual(Array.from(tf.oneHot(ids, 3).dataSync()), [0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    removeWasmKernelPatches();
+    try {
+      const stock = tf.oneHot(ids, 4, 1, 0, 'float32').dataSync();
+      assert.ok(stock[2]! > 0 && stock[2]! < 1e-40, 'the stock kernel bug this patch works around');
+      assert.throws(() => tf.grad((t: tf.Tensor) => tf.sum(tf.gather(t, ids.slice([0], [2]))))(ramp([6, 2])), /UnsortedSegmentSum/);
+    } finally {
+      applyWasmKernelPatches();
+    }
+  });
+
+  it('apply and remove are idempotent', () => {
+    assert.deepEqual(applyWasmKernelPatches(), []);
+    removeWasmKernelPatches();
+    removeWasmKernelPatches();
+    assert.equal(tf.getKernel('UnsortedSegmentSum', 'wasm'), undefined);
+    assert.ok(tf.getKernel('Slice', 'wasm'));
+    assert.equal(applyWasmKernelPatches().length, 5);
+    assert.equal(wasmKernelPatchesApplied().length, 5);
+  });
+
+  it('copyBlock handles scalars, full tensors and merged trailing runs', () => {
+    const src = Float32Array.from({ length: 24 }, (_, i) => i);
+    const dst = new Float32Array(24);
+    copyBlock(src, [2, 3, 4], [0, 0, 0], [2, 3, 4], dst);
+    assert.deepEqual(dst, src);
+    const d2 = new Float32Array(8);
+    copyBlock(src, [2, 3, 4], [0, 1, 0], [2, 1, 4], d2);
+    assert.deepEqual(Array.from(d2), [4, 5, 6, 7, 16, 17, 18, 19]);
+    const d3 = new Float32Array(1);
+    copyBlock(Float32Array.of(42), [], [], [], d3);
+    assert.equal(d3[0], 42);
+  });
+});
