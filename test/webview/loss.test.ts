@@ -1,0 +1,243 @@
+/** The Loss view in headless Chromium: what is plotted, smoothing, log-x, overlays, incremental updates, exports. */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser } from 'playwright-core';
+import { parseFromWebviewMessage, type MetricPoint } from '../../src/protocol/webview';
+import { lossPoints, run } from './fixtures';
+import { Dashboard, ensureBundle, launch, serve, type ChartInfo, type Served } from './harness';
+
+let browser: Browser;
+let served: Served;
+
+before(async () => {
+  await ensureBundle();
+  served = await serve();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await served?.close();
+});
+
+/** TensorBoard's debiased EMA, written out here independently of the app's. */
+function ema(values: number[], w: number): number[] {
+  let acc = 0;
+  return values.map((v, i) => {
+    acc = acc * w + (1 - w) * v;
+    return w === 0 ? v : acc / (1 - w ** (i + 1));
+  });
+}
+
+type XY = { x: number; y: number };
+const dataset = (chart: ChartInfo, runId: string, role: string) => {
+  const d = chart.datasets.find((x) => x.runId === runId && x.role === role);
+  assert.ok(d, `dataset ${runId}/${role}`);
+  return { ...d, data: d.data as XY[] };
+};
+const near = (a: number, b: number, eps = 1e-9) => Math.abs(a - b) <= eps * Math.max(1, Math.abs(b));
+
+const A = [{ step: 0, loss: 10.5 }, ...lossPoints(2000, 1)];
+const B = lossPoints(1200, 2, { floor: 2.4, evalEvery: 200 });
+const snapshot = {
+  type: 'snapshot' as const,
+  runs: [run('run-a', 'groupbert-mini', A), run('run-b', 'bert-mini', B, { state: 'completed' }), run('run-c', 'idle', lossPoints(50, 3))],
+  selectedRunIds: ['run-a', 'run-b'],
+  costs: [],
+};
+
+async function withDashboard(fn: (d: Dashboard) => Promise<void>, options: Parameters<typeof Dashboard.open>[2] = {}): Promise<void> {
+  const d = await Dashboard.open(browser, served, options);
+  try {
+    await fn(d);
+    await d.assertClean();
+  } finally {
+    await d.close();
+  }
+}
+
+test('the webview says ready first and waits; a snapshot plots every point of the selected runs', async () => {
+  await withDashboard(async (d) => {
+    await d.settled();
+    assert.deepEqual(await d.posted(), [{ v: 1, type: 'ready' }], 'nothing but ready before the host speaks');
+    assert.match(await d.page.locator('.loss-view .empty').innerText(), /Waiting for data/);
+
+    await d.send(snapshot);
+    const chart = (await d.charts()).loss!;
+    assert.equal(chart.scales.x!.type, 'linear');
+    assert.deepEqual([...new Set(chart.datasets.map((x) => x.runId))], ['run-a', 'run-b'], 'only the selected runs, in host order');
+    for (const [id, points] of [
+      ['run-a', A],
+      ['run-b', B],
+    ] as const) {
+      const raw = dataset(chart, id, 'train-raw');
+      assert.equal(raw.data.length, points.length);
+      raw.data.forEach((p, i) => assert.deepEqual(p, { x: points[i]!.step, y: points[i]!.loss }));
+      const val = dataset(chart, id, 'val');
+      const withVal = (points as MetricPoint[]).filter((p) => p.valLoss !== undefined);
+      assert.equal(val.data.length, withVal.length);
+      val.data.forEach((p, i) => assert.deepEqual(p, { x: withVal[i]!.step, y: withVal[i]!.valLoss }));
+    }
+    // Distinct, theme-derived colours per run; validation shares its run's colour.
+    assert.equal(dataset(chart, 'run-a', 'train').borderColor, '#3794ff');
+    assert.equal(dataset(chart, 'run-b', 'train').borderColor, '#d18616');
+    assert.equal(dataset(chart, 'run-b', 'val').borderColor, '#d18616');
+    assert.ok(chart.width > 600 && chart.height >= 400, `chart drawn at ${chart.width}×${chart.height}`);
+
+    const label = (await d.page.locator('#loss-chart').getAttribute('aria-label')) ?? '';
+    assert.match(label, /Loss curves of 2 runs/);
+    assert.match(label, /groupbert-mini \(running\): 2001 training points/);
+    assert.equal(await d.page.locator('#loss-chart').getAttribute('role'), 'img');
+  });
+});
+
+test('the smoothing slider applies a debiased EMA to the training curve (checked against an independent EMA)', async () => {
+  await withDashboard(async (d) => {
+    await d.send(snapshot);
+    const ys = A.map((p) => p.loss!);
+    const check = async (w: number) => {
+      const chart = (await d.charts()).loss!;
+      const smoothed = dataset(chart, 'run-a', 'train').data;
+      const want = ema(ys, w);
+      assert.equal(smoothed.length, want.length);
+      smoothed.forEach((p, i) => assert.ok(near(p.y, want[i]!), `w=${w} step ${p.x}: ${p.y} ≠ ${want[i]}`));
+      assert.equal(dataset(chart, 'run-a', 'train-raw').hidden, w === 0, 'the faint raw curve shows only when smoothing');
+      return smoothed;
+    };
+    await check(0.6); // the default
+    const slider = d.page.locator('.loss-view input[type=range]');
+    await slider.focus();
+    await d.page.keyboard.press('Home');
+    await d.settled();
+    const raw = await check(0);
+    raw.forEach((p, i) => assert.equal(p.y, ys[i]));
+    for (let i = 0; i < 5; i++) await d.page.keyboard.press('ArrowRight');
+    await d.settled();
+    assert.equal(await d.page.locator('.loss-view output').innerText(), '0.05');
+    await check(0.05);
+    await d.page.keyboard.press('End');
+    await d.settled();
+    const heavy = await check(0.99);
+    // Heavier smoothing, smaller step-to-step wiggle.
+    const wiggle = (ps: XY[]) => ps.slice(1).reduce((s, p, i) => s + Math.abs(p.y - ps[i]!.y), 0);
+    assert.ok(wiggle(heavy) < wiggle(raw) / 10);
+    assert.equal(await slider.getAttribute('aria-valuetext'), 'smoothing 0.99');
+  });
+});
+
+test('log-scale steps: a logarithmic x axis without step 0', async () => {
+  await withDashboard(async (d) => {
+    await d.send(snapshot);
+    await d.page.locator('.loss-view vscode-checkbox[label="Log-scale steps"]').click();
+    await d.settled();
+    const chart = (await d.charts()).loss!;
+    assert.equal(chart.scales.x!.type, 'logarithmic');
+    const raw = dataset(chart, 'run-a', 'train-raw').data;
+    assert.equal(raw.length, A.length - 1);
+    assert.equal(raw[0]!.x, 1);
+    assert.ok(chart.scales.x!.min >= 1 && chart.scales.x!.min <= 1);
+    // The EMA starts at the first plotted point.
+    assert.ok(near(dataset(chart, 'run-a', 'train').data[0]!.y, A[1]!.loss!));
+    // Space toggles it back: the checkbox is keyboard-usable.
+    await d.page.locator('.loss-view vscode-checkbox[label="Log-scale steps"]').focus();
+    await d.page.keyboard.press('Space');
+    await d.settled();
+    assert.equal((await d.charts()).loss!.scales.x!.type, 'linear');
+  });
+});
+
+test('metrics and eval messages merge by step; a run is added by a run message; selection goes to the host', async () => {
+  await withDashboard(async (d) => {
+    await d.send(snapshot);
+    await d.send({ type: 'metrics', runId: 'run-b', points: [{ step: 1201, loss: 2.2 }, { step: 1202, loss: 2.1 }, { step: 5, loss: 99 }] });
+    await d.send({ type: 'eval', runId: 'run-b', step: 1202, loss: 2.3, accuracy: 0.4 });
+    let chart = (await d.charts()).loss!;
+    const raw = dataset(chart, 'run-b', 'train-raw').data;
+    assert.equal(raw.length, B.length + 2);
+    assert.deepEqual(raw[4], { x: 5, y: 99 }, 'a later value for a step replaces the earlier one');
+    assert.deepEqual(raw[raw.length - 1], { x: 1202, y: 2.1 });
+    assert.deepEqual(dataset(chart, 'run-b', 'val').data.at(-1), { x: 1202, y: 2.3 });
+
+    await d.send({ type: 'run', run: { id: 'run-d', name: 'fresh', state: 'starting' } });
+    assert.equal(await d.page.locator('.run-list vscode-checkbox').count(), 4);
+    // Untick run-a: the host is told, and its curves go.
+    await d.page.locator('.run-list vscode-checkbox[data-run-id="run-a"]').click();
+    await d.settled();
+    const posted = await d.posted();
+    assert.deepEqual(posted.at(-1), { v: 1, type: 'selectRuns', runIds: ['run-b'] });
+    assert.ok(parseFromWebviewMessage(posted.at(-1)).ok);
+    chart = (await d.charts()).loss!;
+    assert.deepEqual([...new Set(chart.datasets.map((x) => x.runId))], ['run-b']);
+    // Colours stay with their runs when the selection changes.
+    assert.equal(dataset(chart, 'run-b', 'train').borderColor, '#d18616');
+    // A snapshot replaces (a hidden panel shown again gets a full replay): no duplicated points.
+    await d.send(snapshot);
+    assert.equal(dataset((await d.charts()).loss!, 'run-a', 'train-raw').data.length, A.length);
+  });
+});
+
+test('export: PNG (a data URL the host can decode, on the theme background) and CSV with every plotted value', async () => {
+  await withDashboard(async (d) => {
+    await d.send(snapshot);
+    await d.page.locator('[data-action=export-loss-png]').click();
+    await d.page.locator('[data-action=export-loss-csv]').click();
+    const posted = (await d.posted()).filter((m) => m.type === 'exportFile');
+    assert.equal(posted.length, 2);
+    const [png, csv] = posted;
+    for (const m of posted) assert.ok(parseFromWebviewMessage(m).ok, 'valid protocol messages');
+    assert.ok(png && png.type === 'exportFile' && png.kind === 'png' && png.name === 'loss.png');
+    const bytes = Buffer.from(png.data.slice('data:image/png;base64,'.length), 'base64');
+    assert.equal(bytes.subarray(1, 4).toString(), 'PNG');
+    const width = bytes.readUInt32BE(16);
+    const height = bytes.readUInt32BE(20);
+    const size = await d.page.evaluate('[document.getElementById("loss-chart").width, document.getElementById("loss-chart").height]');
+    assert.deepEqual([width, height], [(size as number[])[0]! + 32, (size as number[])[1]! + 22 + 32], 'the chart plus margins and a title');
+    // Drawn on the theme's editor background, not transparent (decoded in the page: img-src allows data:).
+    const corner = await d.page.evaluate(`new Promise((ok, fail) => {
+      const img = new Image();
+      img.onload = () => { const c = document.createElement('canvas'); c.width = img.width; c.height = img.height; const x = c.getContext('2d'); x.drawImage(img, 0, 0); ok(Array.from(x.getImageData(2, 2, 1, 1).data)); };
+      img.onerror = () => fail(new Error('the PNG did not decode'));
+      img.src = ${JSON.stringify(png.data)};
+    })`);
+    assert.deepEqual(corner, [0x1f, 0x1f, 0x1f, 255]);
+
+    assert.ok(csv && csv.type === 'exportFile' && csv.kind === 'csv' && csv.name === 'loss.csv');
+    const lines = csv.data.trimEnd().split('\r\n');
+    assert.equal(lines[0], 'run_id,run_name,step,loss,loss_smoothed_0.60,val_loss,val_accuracy,learning_rate');
+    assert.equal(lines.length, 1 + A.length + B.length);
+    const row = lines.find((l) => l.startsWith('run-b,bert-mini,200,'))!.split(',');
+    const b200 = B[199]!;
+    assert.equal(Number(row[3]), b200.loss);
+    assert.ok(near(Number(row[4]), ema(B.map((p) => p.loss!), 0.6)[199]!));
+    assert.equal(Number(row[5]), b200.valLoss);
+  });
+});
+
+test('invalid messages are dropped with a logged reason and the view keeps working', async () => {
+  await withDashboard(async (d) => {
+    await d.send(snapshot);
+    const bad: unknown[] = [
+      'not an object',
+      { v: 99, type: 'snapshot' },
+      { v: 1, type: 'explode' },
+      { v: 1, type: 'metrics', runId: 'run-a', points: [{ step: 1, loss: Number.NaN }] },
+      { v: 1, type: 'metrics', runId: 'nobody', points: [{ step: 1, loss: 1 }] },
+      { v: 1, type: 'snapshot', runs: 'all', selectedRunIds: [], costs: [] },
+      { v: 1, type: 'probe', runId: 'run-a', step: 1, tokens: ['a', 'b'], layers: [{ layer: 0, attention: { heads: 1, probs: new Float32Array(3) } }] },
+    ];
+    for (const m of bad) await d.sendRaw(m);
+    const dropped = await d.dropped();
+    assert.equal(dropped.length, bad.length);
+    assert.match(dropped[0]!, /must be an object/);
+    assert.match(dropped[1]!, /version 99/);
+    assert.match(dropped[2]!, /unknown .* type "explode"/);
+    assert.match(dropped[3]!, /NaN/);
+    assert.match(dropped[4]!, /unknown run "nobody"/);
+    assert.match(dropped[6]!, /expected heads × T × T/);
+    const logs = (await d.posted()).filter((m) => m.type === 'log');
+    assert.equal(logs.length, bad.length);
+    for (const l of logs) assert.ok(l.type === 'log' && l.level === 'warn' && l.message.startsWith('dashboard dropped a message: '));
+    // Still alive: the chart has its data and takes new points.
+    await d.send({ type: 'metrics', runId: 'run-a', points: [{ step: 2001, loss: 1.9 }] });
+    assert.equal(dataset((await d.charts()).loss!, 'run-a', 'train-raw').data.length, A.length + 1);
+  });
+});
