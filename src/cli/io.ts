@@ -11,6 +11,7 @@ export interface CliIo {
 }
 
 export function processIo(): CliIo {
+  guardClosedPipes();
   const isTTY = Boolean(process.stdout.isTTY);
   const useColor = isTTY && !('NO_COLOR' in process.env) && process.env.TERM !== 'dumb';
   return {
@@ -30,4 +31,21 @@ export class CliError extends Error {
   ) {
     super(message);
   }
+}
+
+let pipesGuarded = false;
+
+/**
+ * A closed stdout/stderr (`convbert cost … | head`) must not end the CLI with an EPIPE stack trace: later output
+ * is dropped (a training run goes on to its end and checkpoint). Installed once per process, for good: the error of a
+ * write arrives asynchronously, possibly after the command has returned.
+ */
+export function guardClosedPipes(): void {
+  if (pipesGuarded) return;
+  pipesGuarded = true;
+  const onError = (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+  };
+  process.stdout.on('error', onError);
+  process.stderr.on('error', onError);
 }

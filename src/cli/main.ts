@@ -4,6 +4,8 @@
  *   convbert cost <spec> [--seq N] [--batch N] [--json] [--summary]
  *   convbert new <preset> [file]       write a spec that extends a preset
  *   convbert presets                   list the presets with their sizes and costs
+ *   convbert train <spec> [--steps N] [--backend B] [--resume RUN] [--out DIR] [--seed N]
+ *   convbert eval <run>                evaluate a run's latest checkpoint on the validation split
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -14,14 +16,27 @@ import { isPresetName } from '../core/spec/preset-names';
 import { resolveSpec } from '../core/spec/resolve';
 import { formatDiagnostic } from '../core/spec/validate';
 import { costCommand } from './cost-command';
+import { evalCommand } from './eval-command';
 import { exact, si } from './format';
 import { CliError, processIo, type CliIo } from './io';
 import { readSpecFile, requireValidSpec } from './load-spec';
+import { BACKEND_CHOICES, trainCommand, type TrainFlags } from './train-command';
 
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number.');
   return n;
+}
+
+function seedValue(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 4_294_967_295) throw new InvalidArgumentError('expected a whole number from 0 to 4294967295.');
+  return n;
+}
+
+function backendName(value: string): string {
+  if (!(BACKEND_CHOICES as readonly string[]).includes(value)) throw new InvalidArgumentError(`unknown backend "${value}"; use one of ${BACKEND_CHOICES.join(', ')}.`);
+  return value;
 }
 
 export function buildProgram(io: CliIo): Command {
@@ -101,6 +116,26 @@ export function buildProgram(io: CliIo): Command {
         io.out(`${io.color.bold(r.name.padEnd(width))}  ${exact(r.params).padStart(11)} params  ${si(r.encoderForwardFlopsPerToken, 'FLOP').padStart(11)}/token fwd (S=128)  ${io.color.dim(r.summary)}\n`);
       }
     });
+
+  program
+    .command('train')
+    .description('train a spec in a trainer process (Ctrl+C stops after the step with a checkpoint; twice kills)')
+    .argument('[spec]', 'spec file (may be left out with --resume: the run keeps its spec)')
+    .option('--steps <N>', 'total optimizer steps (default: training.steps, or the flopBudget)', positiveInt)
+    .option('--backend <name>', `TF.js backend: ${BACKEND_CHOICES.join(', ')} (default: training.backend)`, backendName)
+    .option('--resume <run>', 'continue a run from its latest checkpoint: a run id, a run directory, or "latest"')
+    .option('--out <dir>', 'run directory for a new run (default: .convbert/runs/<new run id>)')
+    .option('--seed <N>', 'seed for this run instead of training.seed', seedValue)
+    .option('--verbose', "show the trainer's log and output")
+    .action((file: string | undefined, opts: TrainFlags) => trainCommand(io, file, opts));
+
+  program
+    .command('eval')
+    .description("evaluate a run's latest checkpoint on the validation split, and summarise its metrics.jsonl")
+    .argument('<run>', 'a run id, a run directory, or "latest"')
+    .option('--backend <name>', `TF.js backend (default: the one the run trained on)`, backendName)
+    .option('--verbose', 'show backend and job log lines')
+    .action((run: string, opts: { backend?: string; verbose?: boolean }) => evalCommand(io, run, opts));
 
   return program;
 }

@@ -6,12 +6,13 @@
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { JobFactory } from '../core/train/job';
+import { createJob as createMlmJob } from '../core/train/mlm-job';
 import { TrainerError } from './errors';
 
 export const JOB_MODULE_ENV = 'CONVBERT_TRAINER_JOB_MODULE';
 
-/** The masked-LM job. Wire the model engineer's factory in here when `core/model` lands. */
-const maskedLmJob: JobFactory | undefined = undefined;
+/** The built-in job: masked-LM pretraining of the spec's model on its corpus. */
+const maskedLmJob: JobFactory = createMlmJob;
 
 export async function loadJobFactory(modulePath: string | undefined = process.env[JOB_MODULE_ENV]): Promise<JobFactory> {
   if (modulePath) {
@@ -24,9 +25,6 @@ export async function loadJobFactory(modulePath: string | undefined = process.en
     const createJob = mod.createJob ?? (mod.default as Record<string, unknown> | undefined)?.createJob;
     if (typeof createJob !== 'function') throw new TrainerError(`the job module ${modulePath} exports no \`createJob\` function`, `check ${JOB_MODULE_ENV}`);
     return createJob as JobFactory;
-  }
-  if (!maskedLmJob) {
-    throw new TrainerError('masked-LM training is not available in this build yet (the model in src/core/model is not wired to the trainer)', 'update ConvBERT Studio, or set CONVBERT_TRAINER_JOB_MODULE to a job module');
   }
   return maskedLmJob;
 }

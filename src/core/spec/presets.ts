@@ -65,7 +65,9 @@ function groupbert(size: Size): SpecFile {
       layer: { modules: GROUPBERT_LAYER },
     },
     training: {
-      optimizer: { type: 'adamw', beta1: 0.9, beta2: 0.999, epsilon: 1e-6, biasCorrection: false },
+      // The reference AdamW recipe turns bias correction off, which only works with its 10k-step warmup;
+      // short runs stall without it, so the presets keep it on.
+      optimizer: { type: 'adamw', beta1: 0.9, beta2: 0.999, epsilon: 1e-6, biasCorrection: true },
       learningRate: { peak: 8e-4, warmupSteps: 100, warmupPower: 1, decay: 'linear' },
     },
   };

@@ -1,0 +1,248 @@
+/**
+ * `convbert train <spec> [--steps N] [--backend B] [--resume RUN] [--out DIR] [--seed N]`
+ *
+ * Validates the spec (compiler-style diagnostics), forks the trainer process (`resolveTrainerEntry`: the same
+ * bundle the extension forks) and drives it over the protocol: a progress bar on a terminal, plain lines in a
+ * pipe; which backend runs and why the others were skipped; Ctrl+C asks for a graceful stop (the step finishes
+ * and a checkpoint is written), a second Ctrl+C kills the trainer. At the end, a summary from the run's
+ * metrics.jsonl, and what to type to resume or evaluate. A fatal trainer error becomes one `convbert: …` line
+ * with its hint and exit code 1.
+ *
+ * Exit codes: 0 completed or stopped, 1 error or diverged, 130 killed by a second Ctrl+C.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { parse as parseJsonc } from 'jsonc-parser';
+import type { MetricsMessage, TrainerMessageOf } from '../protocol';
+import { BACKEND_DESCRIPTIONS } from '../core/spec/schema';
+import type { ResolvedSpec } from '../core/spec/resolve';
+import { RUNS_DIR, newRunId, readRunInfo, type RunInfo } from '../core/train/run-dir';
+import { readMetricEvents } from '../core/train/metrics';
+import { TrainerClient } from '../trainer/client';
+import type { StartRequest, TrainerExit } from '../trainer/handle';
+import { CliError, type CliIo } from './io';
+import { requireValidSpec } from './load-spec';
+import { displayPath, resolveRunRef, runRefFor } from './run-ref';
+import { fmtDuration, fmtNum, fmtPercent, printRows, summarizeRun, summaryRows } from './run-summary';
+import { mlmJobEnv, resolveTrainerEntry } from './trainer-entry';
+import { createProgressView, type ProgressView } from './train-progress';
+
+export const BACKEND_CHOICES = Object.keys(BACKEND_DESCRIPTIONS) as (keyof typeof BACKEND_DESCRIPTIONS)[];
+
+export interface TrainFlags {
+  steps?: number;
+  backend?: string;
+  resume?: string;
+  out?: string;
+  seed?: number;
+  verbose?: boolean;
+}
+
+/** How long a graceful stop may take (the step in flight, then the checkpoint) before the trainer is killed. */
+const STOP_TIMEOUT_MS = 10 * 60_000;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The checks a resume can fail before a process is started. */
+async function checkResumable(ref: string, info: RunInfo, steps: number | undefined): Promise<void> {
+  if ((info.state === 'running' || info.state === 'paused') && info.pid !== undefined && info.pid !== process.pid && isAlive(info.pid)) {
+    throw new CliError(`run ${ref} is being trained right now (trainer process ${info.pid}); stop that first`);
+  }
+  // A resume starts from the latest checkpoint (run.json names it), which may be behind `info.step` after a crash.
+  const from = Number(/ckpt-(\d+)-/.exec(info.lastCheckpoint ?? '')?.[1] ?? 0);
+  if (steps !== undefined && from > 0 && steps <= from) {
+    throw new CliError(`--steps ${steps}: run ${ref} resumes from its checkpoint at step ${from}; give a larger total`, 2);
+  }
+  if (steps === undefined && info.state === 'completed' && info.totalSteps !== undefined && info.step >= info.totalSteps) {
+    throw new CliError(`run ${ref} already completed its ${info.step} steps; pass --steps N (more than ${info.step}) to train it further, or \`convbert eval ${ref}\``);
+  }
+}
+
+/** The spec to send with `start`: the file itself (its snapshot keeps comments), or with --seed a parsed copy. */
+function specForStart(io: CliIo, file: string, seed: number | undefined): Pick<StartRequest, 'spec' | 'specPath'> {
+  const specPath = path.resolve(io.cwd, file);
+  if (seed === undefined) return { specPath };
+  const raw = parseJsonc(readFileSync(specPath, 'utf8'), [], { allowTrailingComma: true }) as Record<string, unknown>;
+  const training = typeof raw.training === 'object' && raw.training !== null ? (raw.training as Record<string, unknown>) : {};
+  return { spec: { ...raw, training: { ...training, seed } } };
+}
+
+function backendLine(started: TrainerMessageOf<'started'>): string {
+  const b = started.backend;
+  const description = typeof b.details?.description === 'string' ? b.details.description : b.name;
+  const asked = b.requested !== b.name && b.requested !== 'auto' ? ` (asked for ${b.requested})` : '';
+  return `backend   ${description}${asked}`;
+}
+
+export async function trainCommand(io: CliIo, file: string | undefined, flags: TrainFlags): Promise<void> {
+  const { bold, dim, yellow, green, red } = io.color;
+  if (file === undefined && flags.resume === undefined) throw new CliError('give a spec file to train, or --resume RUN to continue a run', 2);
+  if (flags.resume !== undefined && flags.out !== undefined) throw new CliError('--out and --resume do not go together: a resumed run stays in its own directory', 2);
+  if (flags.resume !== undefined && flags.seed !== undefined) throw new CliError('--seed cannot change a resumed run (the seed is part of its state); start a new run instead', 2);
+
+  let spec: ResolvedSpec | undefined;
+  if (file !== undefined) spec = requireValidSpec(io.cwd, file, (line) => io.err(`${line}\n`));
+
+  // The run directory.
+  let runDir: string;
+  let name = spec?.name;
+  if (flags.resume !== undefined) {
+    const found = await resolveRunRef(io.cwd, flags.resume);
+    const info = await readRunInfo(found.dir);
+    if (!info) throw new CliError(`${found.ref}: run.json is unreadable`);
+    await checkResumable(found.ref, info, flags.steps);
+    name ??= info.name;
+    runDir = found.dir;
+  } else {
+    runDir = flags.out !== undefined ? path.resolve(io.cwd, flags.out) : path.join(io.cwd, RUNS_DIR, newRunId());
+    if (existsSync(path.join(runDir, 'run.json'))) {
+      throw new CliError(`${displayPath(io.cwd, runDir)} already holds a run; continue it with \`convbert train --resume ${runRefFor(io.cwd, runDir)}\` or pick another --out`);
+    }
+  }
+  const ref = runRefFor(io.cwd, runDir);
+
+  const entry = resolveTrainerEntry();
+  if (flags.verbose) io.err(dim(`trainer: ${entry.entry} (${entry.why})\n`));
+  // Relative corpus paths in the spec are the spec file's; a resumed run without a spec file uses the working directory.
+  const specDir = file !== undefined ? path.dirname(path.resolve(io.cwd, file)) : io.cwd;
+  const client = TrainerClient.fork({ entry: entry.entry, execArgv: entry.execArgv, cwd: io.cwd, env: mlmJobEnv(specDir), stopTimeoutMs: STOP_TIMEOUT_MS });
+
+  const view: ProgressView = createProgressView(io);
+  let started: TrainerMessageOf<'started'> | undefined;
+  let lastMetrics: MetricsMessage | undefined;
+  let fatal: TrainerMessageOf<'error'> | undefined;
+  let lastCheckpointStep: number | undefined;
+  const stderrTail: string[] = [];
+
+  client.on('started', (m) => {
+    started = m;
+    io.out(`${bold(m.resumed ? 'resuming' : 'training')} ${name ?? ref}  ${dim(`run ${ref}`)}\n`);
+    io.out(`run dir   ${displayPath(io.cwd, m.runDir)}\n`);
+    io.out(`${backendLine(m)}\n`);
+    for (const s of m.backend.skipped) io.out(dim(`          skipped ${s.name}: ${s.reason}\n`));
+    if (m.resumed) io.out(`from      step ${m.step} (${m.checkpoint ?? 'checkpoint'}), to step ${m.totalSteps}\n`);
+    else io.out(`steps     ${m.totalSteps}, seed ${m.seed}\n`);
+    view.begin(m.step, m.totalSteps);
+  });
+  client.on('metrics', (m) => (lastMetrics = m));
+  client.on('progress', (p) => view.update(p, lastMetrics?.step === p.step ? lastMetrics : undefined));
+  client.on('eval', (e) => {
+    const nsp = e.nspAccuracy !== undefined ? `, NSP accuracy ${fmtPercent(e.nspAccuracy)}` : '';
+    view.note(`eval      step ${e.step}: val loss ${fmtNum(e.loss)}, MLM accuracy ${fmtPercent(e.mlmAccuracy)}${nsp}`);
+  });
+  client.on('checkpoint', (c) => {
+    lastCheckpointStep = c.step;
+    if (flags.verbose) view.note(dim(`checkpoint step ${c.step}: ${c.path}`));
+  });
+  client.on('warning', (w) => view.note(yellow(`warning: ${w.message}${w.hint ? ` (${w.hint})` : ''}`), 'err'));
+  client.on('error', (e) => {
+    if (e.fatal) fatal = e;
+    else view.note(yellow(`warning: the trainer reported: ${e.message}`), 'err');
+  });
+  client.on('log', (l) => {
+    if (flags.verbose || l.level === 'warn' || l.level === 'error') view.note(dim(`trainer ${l.level}: ${l.message}`), 'err');
+  });
+  client.onOutput((stream, line) => {
+    if (stream === 'stderr') {
+      stderrTail.push(line);
+      if (stderrTail.length > 20) stderrTail.shift();
+    }
+    if (flags.verbose) view.note(dim(`trainer ${stream}: ${line}`), 'err');
+  });
+  client.onInvalid((error) => view.note(yellow(`warning: ignored a malformed trainer message: ${error}`), 'err'));
+
+  // Ctrl+C: first a graceful stop, then a kill. SIGTERM stops gracefully too.
+  let interrupts = 0;
+  let killedByUser = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts === 1) {
+      view.note(yellow(`${signal === 'SIGINT' ? 'Ctrl+C' : signal}: stopping after the current step and writing a checkpoint (Ctrl+C again to kill the trainer)…`), 'err');
+      void client.stop(STOP_TIMEOUT_MS);
+    } else if (!killedByUser) {
+      killedByUser = true;
+      view.note(red('killing the trainer'), 'err');
+      client.dispose();
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const t0 = Date.now();
+  let exit: TrainerExit;
+  try {
+    client.start({
+      runDir,
+      ...(file !== undefined ? specForStart(io, file, flags.seed) : {}),
+      options: {
+        ...(flags.steps !== undefined ? { steps: flags.steps } : {}),
+        ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
+        ...(flags.resume !== undefined ? { resume: true } : {}),
+      },
+    });
+    exit = await client.finished;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    view.end();
+    client.dispose();
+  }
+  const wallMs = Date.now() - t0;
+  const done = exit.done;
+
+  const resumeHint = `convbert train --resume ${ref}`;
+  if (!done || done.reason === 'error') {
+    if (killedByUser) {
+      const at = lastCheckpointStep !== undefined ? `the latest checkpoint is at step ${lastCheckpointStep}` : 'no checkpoint was written in this session';
+      throw new CliError(`the trainer was killed; ${at}${started ? `; continue with \`${resumeHint}\`` : ''}`, 130);
+    }
+    if (fatal) throw new CliError(oneLine(fatal.message, fatal.hint));
+    const clue = stderrTail.map((l) => l.trim()).find((l) => /error/i.test(l) && !l.startsWith('at ')) ?? stderrTail.find((l) => l.trim() !== '');
+    const log = started ? `; see ${displayPath(io.cwd, path.join(runDir, 'trainer.log'))}` : '';
+    throw new CliError(oneLine(`${exit.error ?? 'the trainer ended without finishing the run'}${clue ? `: ${clue.trim()}` : ''}`, `rerun with --verbose for the trainer's output${log}`));
+  }
+
+  // The summary, from the run's history (it covers earlier sessions of a resumed run too).
+  const history = await readMetricEvents(runDir);
+  const summary = summarizeRun(history.events);
+  const headline =
+    done.reason === 'completed'
+      ? green(`completed ${done.step} steps`)
+      : done.reason === 'stopped'
+        ? yellow(`stopped at step ${done.step}${summary.totalSteps !== undefined ? ` of ${summary.totalSteps}` : ''}`)
+        : red(`diverged at step ${done.step + 1}`);
+  io.out(`\n${bold(headline)}\n`);
+  const rows = summaryRows(summary);
+  rows.unshift(['run', displayPath(io.cwd, runDir)]);
+  rows.push(['time', `${fmtDuration(wallMs)} wall, ${fmtDuration(summary.trainMs)} in training steps`]);
+  if (summary.checkpoint) rows.push(['checkpoint', `step ${summary.checkpoint.step} (${summary.checkpoint.path})`]);
+  printRows(io, rows);
+  if (history.invalid.length > 0) io.err(yellow(`warning: ${history.invalid.length} unreadable line(s) in metrics.jsonl were left out of the summary\n`));
+
+  const next: string[] = [];
+  if (done.reason === 'stopped') next.push(`${resumeHint}   continue from the checkpoint`);
+  if (done.reason === 'completed') next.push(`${resumeHint} --steps ${done.step * 2}   train further`);
+  if (done.reason !== 'nonfinite' && summary.checkpoint) next.push(`convbert eval ${ref}   evaluate the latest checkpoint`);
+  if (next.length) io.out(`\nnext:\n${next.map((n) => `  ${n}\n`).join('')}`);
+
+  if (done.reason === 'nonfinite') {
+    throw new CliError(oneLine(`training diverged${typeof done.summary.message === 'string' ? `: ${done.summary.message}` : ''}`, 'lower the learning rate, lengthen the warmup, or check gradient clipping'));
+  }
+}
+
+/** `message; hint` on one line (multi-line messages, e.g. several spec errors, are joined with "; "). */
+export function oneLine(message: string, hint?: string): string {
+  const text = message
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join('; ');
+  return hint ? `${text}; ${hint}` : text;
+}

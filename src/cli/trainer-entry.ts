@@ -1,0 +1,118 @@
+/**
+ * Where the trainer process comes from: the bundled `dist/trainer.js` (what the installed CLI and the extension
+ * fork), else `src/trainer/main.ts` run through tsx (a source checkout without a build). When the CLI itself runs
+ * from its TypeScript source and the bundle is older than the sources, the bundle is stale and the source entry is
+ * used, so a checkout never trains with yesterday's trainer. `CONVBERT_TRAINER_ENTRY` forces an entry.
+ */
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { CliError } from './io';
+
+export const TRAINER_ENTRY_ENV = 'CONVBERT_TRAINER_ENTRY';
+
+export interface TrainerEntry {
+  entry: string;
+  execArgv: string[];
+  kind: 'bundle' | 'source';
+  /** Why this entry (shown with --verbose). */
+  why: string;
+}
+
+/**
+ * `--import tsx`, with tsx located from ConvBERT Studio's folder: a bare `tsx` would be looked up from the
+ * trainer's working directory (the user's project), where it is not installed.
+ */
+function tsxArgs(root: string): string[] {
+  try {
+    return ['--import', pathToFileURL(createRequire(path.join(root, 'package.json')).resolve('tsx')).href];
+  } catch {
+    return ['--import', 'tsx'];
+  }
+}
+/** `JOB_MODULE_ENV` of src/trainer/jobs.ts, not imported from there: that module loads the model and TF.js. */
+const JOB_MODULE_ENV = 'CONVBERT_TRAINER_JOB_MODULE';
+
+/** The folder with ConvBERT Studio's package.json, from this file's location (src/cli or dist). */
+export function packageRoot(from: string = __dirname): string {
+  let dir = from;
+  for (;;) {
+    const manifest = path.join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      try {
+        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'convbert-studio') return dir;
+      } catch {
+        // not ours; keep looking
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return path.resolve(from, '..', '..');
+    dir = parent;
+  }
+}
+
+/** Newest modification time of the .ts files under `dir` (ms), 0 when none. */
+function newestSource(dir: string): number {
+  let newest = 0;
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) newest = Math.max(newest, newestSource(p));
+    else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** A job module given as TypeScript (the tests' toy job) needs tsx in the trainer, bundle or not. */
+function jobNeedsTsx(env: NodeJS.ProcessEnv): boolean {
+  return /\.[cm]?ts$/.test(env[JOB_MODULE_ENV] ?? '');
+}
+
+export function resolveTrainerEntry(options: { root?: string; runningFromSource?: boolean; env?: NodeJS.ProcessEnv } = {}): TrainerEntry {
+  const env = options.env ?? process.env;
+  const root = options.root ?? packageRoot();
+  const TSX = tsxArgs(root);
+  const fromSource = options.runningFromSource ?? __filename.endsWith('.ts');
+  const forced = env[TRAINER_ENTRY_ENV];
+  if (forced) {
+    const entry = path.resolve(forced);
+    if (!existsSync(entry)) throw new CliError(`${TRAINER_ENTRY_ENV}=${forced}: no such file`);
+    const ts = /\.[cm]?ts$/.test(entry);
+    return { entry, execArgv: ts || jobNeedsTsx(env) ? TSX : [], kind: ts ? 'source' : 'bundle', why: `${TRAINER_ENTRY_ENV} is set` };
+  }
+  const bundle = path.join(root, 'dist', 'trainer.js');
+  const source = path.join(root, 'src', 'trainer', 'main.ts');
+  const haveBundle = existsSync(bundle);
+  const haveSource = existsSync(source);
+  if (haveBundle) {
+    const stale = fromSource && haveSource && newestSource(path.join(root, 'src')) > statSync(bundle).mtimeMs;
+    if (!stale) return { entry: bundle, execArgv: jobNeedsTsx(env) ? TSX : [], kind: 'bundle', why: 'the bundled trainer' };
+    return { entry: source, execArgv: TSX, kind: 'source', why: 'dist/trainer.js is older than src/ (run `npm run build`); using the TypeScript source' };
+  }
+  if (haveSource) return { entry: source, execArgv: TSX, kind: 'source', why: 'no dist/trainer.js (run `npm run build`); using the TypeScript source' };
+  throw new CliError(`the trainer is missing: neither ${bundle} nor ${source} exists; run \`npm run build\` in the ConvBERT Studio folder`);
+}
+
+/** `MlmJobOptions` of src/core/train/mlm-job.ts, read by the job from this variable (not imported: it loads TF.js). */
+export const MLM_JOB_ENV = 'CONVBERT_MLM_JOB';
+
+/**
+ * The masked-LM job's options with `specDir` set (unless the variable already sets one): the folder relative corpus
+ * paths and `vocabFile` in the spec are resolved against. The job only knows the spec's content, not its file.
+ */
+export function mlmJobEnv(specDir: string, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  let options: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = env[MLM_JOB_ENV] ? JSON.parse(env[MLM_JOB_ENV]) : {};
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) options = parsed as Record<string, unknown>;
+  } catch {
+    return {}; // the job reports the malformed variable itself
+  }
+  return { [MLM_JOB_ENV]: JSON.stringify({ specDir, ...options }) };
+}

@@ -1,0 +1,308 @@
+/**
+ * The masked-LM (+ NSP) pretraining job: a `TrainingJob` over a resolved spec, built from `core/model` (the
+ * network), `core/data` (corpus → tokenizer → batches), `optimizer` (AdamW/LAMB with the LayerNorm/bias
+ * exclusions) and the cost model (FLOPs per step).
+ *
+ * What the job does and what the loop (`src/trainer/loop.ts`) does:
+ * - the loop owns the schedule (it passes each step's learning rate), the step count — `training.steps`, or
+ *   `flopBudget` / `flopsPerStep` from `init` — evaluation and checkpoint timing, and the per-step metrics it
+ *   derives (tokens/s, step ms, FLOP/s from `flops`, memory); it stops on a non-finite loss or gradient norm;
+ * - one `step` is `gradientAccumulation` micro-batches of `batchSize` sequences: the gradients are averaged over
+ *   them, then the optimizer clips the global norm and updates. Dropout seeds are drawn from the loop's
+ *   checkpointed generator, batches from the data iterator whose state is checkpointed too, so a resumed run
+ *   replays the uninterrupted one exactly. Reads per step: the gradient norm (inside the optimizer) and one
+ *   3-float read of the losses;
+ * - `evaluate` runs `evalBatches` batches of the validation iterator, from its start every time (MLM loss and
+ *   accuracy over the real masked tokens, NSP loss and accuracy), and writes the probes of a fixed sample
+ *   sentence (`probes.ts`) as `probes/step-<step>.probe`.
+ */
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { computeCost } from '../cost';
+import { BatchIterator, prepareData, type Batch, type BatchIteratorState, type PreparedData } from '../data';
+import { buildModel, type Model } from '../model';
+import type { ResolvedSpec } from '../spec/resolve';
+import type { Json } from './checkpoint';
+import { packOptimizerState, unpackOptimizerState, type EvalMetrics, type JobContext, type JobFactory, type JobInfo, type JobState, type StepInput, type StepMetrics, type TrainingJob } from './job';
+import { Optimizer, optimizerConfigFromSpec } from './optimizer';
+import { computeProbes, probeHeader, probeSummary, writeProbe, type ProbeSample } from './probes';
+import { opSeed } from './rng';
+import { runPaths } from './run-dir';
+import { checkHostTensor, fromHostTensor, toHostTensor, type HostTensorMap } from './tensors';
+
+export const DEFAULT_PROBE_TEXT = 'The people of this nation have always believed that the future will be better than the past.';
+
+export interface MlmJobOptions {
+  /** The folder relative corpus paths and `vocabFile` are resolved against (the spec file's). Default: the working directory. */
+  specDir?: string;
+  /** Cache for the tokenizer and the tokenized corpus. Default: `.convbert/cache` when the run directory is `.convbert/runs/<id>`. */
+  cacheDir?: string;
+  /** Data prepared by the caller (tests, benchmarks), used instead of preparing it from the spec; the job does not close it. */
+  data?: PreparedData;
+  /** The probe sample sentence (default `DEFAULT_PROBE_TEXT`). */
+  probeText?: string;
+  /** Write probes at each evaluation (default true). */
+  probes?: boolean;
+}
+
+/** `.convbert/cache` for a run directory `.convbert/runs/<id>`; undefined elsewhere. */
+export function defaultCacheDir(runDir: string): string | undefined {
+  const runs = path.dirname(runDir);
+  const root = path.dirname(runs);
+  return path.basename(runs) === 'runs' && path.basename(root) === '.convbert' ? path.join(root, 'cache') : undefined;
+}
+
+/** The sample the probes run on: [CLS] text [SEP], cut to the sequence length. */
+export function probeSample(tokenizer: PreparedData['tokenizer'], text: string, maxLength: number): ProbeSample {
+  const sp = tokenizer.special;
+  const body = tokenizer.encode(text).slice(0, Math.max(0, maxLength - 2));
+  const ids = [sp.cls, ...body, sp.sep];
+  return { ids, tokens: ids.map((id) => tokenizer.token(id) ?? '[UNK]') };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function fmt(x: number): string {
+  return Number.isFinite(x) ? x.toPrecision(4) : String(x);
+}
+
+export function createMlmJob(ctx: JobContext, options: MlmJobOptions = {}): TrainingJob {
+  const spec: ResolvedSpec = ctx.spec;
+  const t = spec.training;
+  const accumulation = Math.max(1, t.gradientAccumulation);
+  let data: PreparedData | undefined;
+  let ownsData = false;
+  let model: Model | undefined;
+  let optimizer: Optimizer | undefined;
+  let evalIterator: BatchIterator | undefined;
+  let sample: ProbeSample | undefined;
+  let flopsPerStep = 0;
+  let tokensPerStep = 0;
+  /** Our parameter names with their variables, and TF.js's names for them (gradients come keyed by those). */
+  let named: { name: string; variable: tf.Variable }[] = [];
+
+  const live = () => {
+    if (!model || !optimizer || !data) throw new Error('masked-LM job: init() has not run');
+    return { model, optimizer, data };
+  };
+
+  /** One micro-batch: the loss's gradients (by parameter name) and [loss, mlm, nsp]. */
+  const microStep = (m: Model, batch: Batch, seed: number) => {
+    let parts: tf.Tensor | undefined;
+    const { value, grads } = tf.variableGrads(() => {
+      const out = m.loss(batch, { training: true, seed });
+      parts = tf.keep(tf.stack([out.loss, out.mlmLoss ?? tf.scalar(0), out.nspLoss ?? tf.scalar(0)]));
+      return out.loss;
+    }, named.map((n) => n.variable));
+    value.dispose();
+    const byName = new Map<string, tf.Tensor>();
+    for (const { name, variable } of named) {
+      const g = grads[variable.name];
+      if (g) byName.set(name, g);
+    }
+    return { grads: byName, parts: parts! };
+  };
+
+  return {
+    async init(): Promise<JobInfo> {
+      const specDir = options.specDir ?? process.cwd();
+      if (options.data) {
+        data = options.data;
+      } else {
+        data = await prepareData({
+          training: t,
+          specDir,
+          nsp: spec.model.heads.nsp,
+          cacheDir: options.cacheDir ?? defaultCacheDir(ctx.runDir),
+          onProgress: (message) => ctx.log('info', message),
+        });
+        ownsData = true;
+      }
+      data.train.reset(); // a fresh run starts at the first batch even when the caller's iterator has been used
+      // (Benchmarks hand in stand-in iterators without a config.)
+      const pairs = (data.train as { config?: { nsp?: boolean } }).config?.nsp;
+      if (spec.model.heads.nsp && pairs === false) ctx.warn('the model has an NSP head but the data has no sentence pairs: the NSP head is not trained', 'prepare the data with nsp: true');
+      const V = spec.model.vocabSize;
+      if (data.tokenizer.vocabSize > V) {
+        throw new Error(
+          `the tokenizer has ${data.tokenizer.vocabSize} pieces but the model's vocabulary is ${V}: token ids would fall outside the embedding table. ` +
+            `Set model.vocabSize to at least ${data.tokenizer.vocabSize}, or training.tokenizer.vocabSize to at most ${V}.`,
+        );
+      }
+      if (data.tokenizer.vocabSize < V) ctx.log('info', `the tokenizer has ${data.tokenizer.vocabSize} pieces; ${V - data.tokenizer.vocabSize} rows of the ${V}-row embedding are never used`);
+      if (t.sequenceLength > spec.model.maxPositions) throw new Error(`sequenceLength ${t.sequenceLength} exceeds model.maxPositions ${spec.model.maxPositions}`);
+
+      model = buildModel(spec, { seed: opSeed(ctx.rng) });
+      named = [...model.variables.entries()].map(([name, variable]) => ({ name, variable }));
+      optimizer = new Optimizer(model.variables, optimizerConfigFromSpec(t));
+
+      const cost = computeCost(spec, { sequenceLength: t.sequenceLength, batchSize: t.batchSize, maskedPerSequence: t.maxPredictions });
+      flopsPerStep = cost.totals.trainingFlopsPerStep * accumulation;
+      tokensPerStep = t.batchSize * t.sequenceLength * accumulation;
+      const params = model.parameterCount();
+      if (params !== cost.totals.params) ctx.warn(`the model has ${params} parameters, the cost model says ${cost.totals.params}`, 'report this: the model and the cost model disagree');
+
+      if (data.validation) {
+        evalIterator = data.validation;
+      } else {
+        evalIterator = new BatchIterator(data.corpus, data.split.train, data.tokenizer, { ...data.train.config, stream: 2 });
+        ctx.warn('there is no validation split: evaluation uses training documents', 'raise training.validationFraction, or give a corpus with more documents');
+      }
+      if (options.probes !== false) sample = probeSample(data.tokenizer, options.probeText ?? DEFAULT_PROBE_TEXT, t.sequenceLength);
+
+      const m = spec.model;
+      const kinds = [...new Set(m.layers.flatMap((l) => l.modules.map((x) => x.type)))].join('+');
+      return {
+        parameterCount: params,
+        tokensPerStep,
+        flopsPerStep,
+        description: `${spec.name}: ${m.numLayers} layer${m.numLayers === 1 ? '' : 's'} (${kinds}), hidden ${m.hiddenSize}, vocabulary ${m.vocabSize}, ${t.batchSize}×${t.sequenceLength} tokens${accumulation > 1 ? ` ×${accumulation} accumulated` : ''}`,
+      };
+    },
+
+    async step({ step, learningRate }: StepInput): Promise<StepMetrics> {
+      const { model: m, optimizer: opt, data: d } = live();
+      let sum: Map<string, tf.Tensor> | undefined;
+      const parts: tf.Tensor[] = [];
+      for (let i = 0; i < accumulation; i++) {
+        const batch = d.train.next();
+        const r = microStep(m, batch, opSeed(ctx.rng));
+        parts.push(r.parts);
+        if (!sum) {
+          sum = r.grads;
+        } else {
+          for (const [name, g] of r.grads) {
+            const prev = sum.get(name);
+            sum.set(name, prev ? tf.add(prev, g) : g.clone());
+            prev?.dispose();
+            g.dispose();
+          }
+        }
+      }
+      const grads = sum!;
+      if (accumulation > 1) {
+        for (const [name, g] of grads) {
+          grads.set(name, tf.mul(g, 1 / accumulation));
+          g.dispose();
+        }
+      }
+      const { gradNorm, applied } = opt.applyGradients(grads, learningRate);
+      tf.dispose([...grads.values()]);
+      const mean = tf.tidy(() => tf.mean(tf.stack(parts), 0));
+      tf.dispose(parts);
+      const [loss, mlmLoss, nspLoss] = Array.from(await mean.data()) as [number, number, number];
+      mean.dispose();
+      if (!Number.isFinite(loss) || !applied) {
+        ctx.log(
+          'error',
+          `non-finite values at step ${step + 1}: loss ${fmt(loss)} (MLM ${fmt(mlmLoss)}${spec.model.heads.nsp ? `, NSP ${fmt(nspLoss)}` : ''}), gradient norm ${fmt(gradNorm)}, ` +
+            `learning rate ${learningRate.toExponential(3)}; the update was ${applied ? 'applied' : 'skipped'}. Lower the learning rate, lengthen the warmup or set gradientClipNorm.`,
+        );
+      }
+      return {
+        loss,
+        mlmLoss,
+        ...(spec.model.heads.nsp ? { nspLoss } : {}),
+        gradNorm,
+        tokens: tokensPerStep,
+        flops: flopsPerStep,
+      };
+    },
+
+    async evaluate(step: number): Promise<EvalMetrics> {
+      const { model: m } = live();
+      const it = evalIterator!;
+      it.reset();
+      // Sums: [mlmLoss·count, count, mlmAccuracy·count, nspLoss·B, nspAccuracy·B, B]
+      let totals = tf.zeros([6]);
+      for (let b = 0; b < Math.max(1, t.evalBatches); b++) {
+        const batch = it.next();
+        const next = tf.tidy(() => {
+          const o = m.loss(batch, { training: false });
+          const zero = tf.scalar(0);
+          const count = o.mlmCount ?? zero;
+          const B = tf.scalar(o.nspLoss ? batch.batchSize : 0);
+          const row = tf.stack([
+            tf.mul(o.mlmLoss ?? zero, count),
+            count,
+            tf.mul(o.mlmAccuracy ?? zero, count),
+            tf.mul(o.nspLoss ?? zero, B),
+            tf.mul(o.nspAccuracy ?? zero, B),
+            B,
+          ]);
+          return tf.add(totals, row);
+        });
+        totals.dispose();
+        totals = next;
+      }
+      const [mlmSum, count, mlmRight, nspSum, nspRight, sequences] = Array.from(await totals.data()) as number[];
+      totals.dispose();
+      const mlmLoss = count! > 0 ? mlmSum! / count! : 0;
+      const nspLoss = sequences! > 0 ? nspSum! / sequences! : 0;
+      const result: EvalMetrics = {
+        loss: mlmLoss + nspLoss,
+        mlmAccuracy: count! > 0 ? mlmRight! / count! : 0,
+        ...(sequences! > 0 ? { nspAccuracy: nspRight! / sequences! } : {}),
+      };
+      if (sample) {
+        const probe = computeProbes(m, sample, step);
+        const file = await writeProbe(runPaths(ctx.runDir).probes, probe);
+        const rel = path.relative(ctx.runDir, file).split(path.sep).join('/');
+        result.probes = { summary: { ...probeSummary(probe), file: rel }, data: { file: rel, ...probeHeader(probe) } as unknown as Json };
+      }
+      return result;
+    },
+
+    saveState(): JobState {
+      const { model: m, optimizer: opt, data: d } = live();
+      const tensors: HostTensorMap = {};
+      for (const [name, v] of m.variables) tensors[`weights/${name}`] = toHostTensor(v);
+      const optimizerJson = packOptimizerState(opt.exportState(), tensors);
+      return { tensors, optimizer: optimizerJson, data: { train: d.train.state() } as unknown as Json };
+    },
+
+    loadState(state: JobState) {
+      const { model: m, optimizer: opt, data: d } = live();
+      const expected = new Set<string>();
+      for (const [name, v] of m.variables) {
+        const key = `weights/${name}`;
+        expected.add(key);
+        const h = state.tensors[key];
+        if (!h) throw new Error(`the saved state has no ${key}: it was saved for another model`);
+        checkHostTensor(key, h, v.shape);
+      }
+      const extra = Object.keys(state.tensors).filter((k) => k.startsWith('weights/') && !expected.has(k));
+      if (extra.length > 0) throw new Error(`the saved state has weights this model does not: ${extra.slice(0, 5).join(', ')}`);
+      tf.tidy(() => {
+        for (const [name, v] of m.variables) v.assign(fromHostTensor(state.tensors[`weights/${name}`]!));
+      });
+      opt.importState(unpackOptimizerState(state.optimizer, state.tensors));
+      const train = isRecord(state.data) ? state.data.train : undefined;
+      if (!isRecord(train)) throw new Error('the saved state has no data iterator state');
+      d.train.restore(train as unknown as BatchIteratorState);
+    },
+
+    dispose() {
+      optimizer?.dispose();
+      model?.dispose();
+      if (ownsData) data?.close();
+      optimizer = undefined;
+      model = undefined;
+    },
+  };
+}
+
+function optionsFromEnv(): MlmJobOptions {
+  const text = process.env.CONVBERT_MLM_JOB;
+  if (!text) return {};
+  try {
+    return JSON.parse(text) as MlmJobOptions;
+  } catch {
+    throw new Error(`CONVBERT_MLM_JOB is not JSON: ${text.slice(0, 80)}`);
+  }
+}
+
+/** The factory a trainer process loads (through `CONVBERT_TRAINER_JOB_MODULE`, or wired in `src/trainer/jobs.ts`). */
+export const createJob: JobFactory = (ctx) => createMlmJob(ctx, optionsFromEnv());

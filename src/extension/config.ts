@@ -1,0 +1,49 @@
+/**
+ * The extension's settings (`convbert.*`), read fresh on each use, and the paths they imply. The path logic is
+ * pure (tested without VS Code); `readSettings` is the one function that touches the `vscode` API.
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type * as vscode from 'vscode';
+import { RUNS_DIR } from '../core/train/run-dir';
+
+export const BACKEND_SETTINGS = ['spec', 'auto', 'wasm', 'cpu', 'tfjs-node', 'tfjs-node-gpu'] as const;
+export type BackendSetting = (typeof BACKEND_SETTINGS)[number];
+
+export interface Settings {
+  /** A Node.js binary for the trainer ('' = the extension host's own runtime). */
+  nodePath: string;
+  /** 'spec' = the spec's `training.backend`. */
+  backend: BackendSetting;
+  /** Relative to each workspace folder, or absolute. */
+  runsFolder: string;
+  /** Overrides `training.memoryBudgetMiB` in the editor's diagnostics and costs (undefined = the spec's). */
+  memoryBudgetMiB?: number;
+}
+
+export const DEFAULT_SETTINGS: Settings = { nodePath: '', backend: 'spec', runsFolder: RUNS_DIR.split(path.sep).join('/') };
+
+export function readSettings(workspace: typeof vscode.workspace, scope?: vscode.ConfigurationScope): Settings {
+  const c = workspace.getConfiguration('convbert', scope);
+  const backend = c.get<string>('trainer.backend', 'spec');
+  const budget = c.get<number | null>('memoryBudgetMiB', null);
+  return {
+    nodePath: (c.get<string>('trainer.nodePath', '') ?? '').trim(),
+    backend: (BACKEND_SETTINGS as readonly string[]).includes(backend) ? (backend as BackendSetting) : 'spec',
+    runsFolder: (c.get<string>('runsFolder', DEFAULT_SETTINGS.runsFolder) ?? '').trim() || DEFAULT_SETTINGS.runsFolder,
+    ...(typeof budget === 'number' && Number.isFinite(budget) && budget > 0 ? { memoryBudgetMiB: budget } : {}),
+  };
+}
+
+/** `~` and `${workspaceFolder}` expanded; relative paths resolved against the workspace folder. */
+export function expandPath(p: string, workspaceFolder: string | undefined): string {
+  let out = p.replace(/\$\{workspaceFolder\}/g, workspaceFolder ?? '');
+  if (out === '~' || out.startsWith('~/') || out.startsWith('~\\')) out = path.join(os.homedir(), out.slice(1));
+  if (path.isAbsolute(out)) return path.normalize(out);
+  return path.resolve(workspaceFolder ?? process.cwd(), out);
+}
+
+/** The runs folder of a workspace folder (or of the spec's own folder when it is in none). */
+export function runsRoot(settings: Settings, workspaceFolder: string | undefined): string {
+  return expandPath(settings.runsFolder, workspaceFolder);
+}

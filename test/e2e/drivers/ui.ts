@@ -1,0 +1,279 @@
+/**
+ * The UI-level end-to-end test: the real workbench (code-server) in headless Chromium, driven like a user.
+ * Opens a spec, sees the CodeLens, triggers suggestions and a hover, opens the dashboard, runs "ConvBERT: Train"
+ * from the command palette, watches the loss curve grow in the dashboard, and sees the attention and conv
+ * heatmaps and the costs render. Screenshots go to $SHOTS (test-results/e2e/). Ends with "ui: N passed, M failed".
+ *
+ *   BASE=… WS=… EXT=… SHOTS=… PROFILE_ROOT=… [EXT_ENV=<json>] [REFERENCE_RUN=<run id>] npx tsx test/e2e/drivers/ui.ts
+ */
+import * as path from 'node:path';
+import type { Frame, Page } from 'playwright-core';
+import { launch } from './browser';
+
+const { BASE, WS, EXT, SHOTS, PROFILE_ROOT } = process.env;
+const t0 = Date.now();
+const log = (...a: unknown[]) => console.log(`[ui ${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
+
+const results: { name: string; ok: boolean; detail?: string }[] = [];
+let currentPage: Page | undefined;
+async function check(name: string, fn: () => Promise<string | void>): Promise<boolean> {
+  try {
+    const detail = await fn();
+    results.push({ name, ok: true, ...(detail ? { detail } : {}) });
+    log(`✔ ${name}${detail ? ` — ${detail}` : ''}`);
+    return true;
+  } catch (e) {
+    const detail = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    results.push({ name, ok: false, detail });
+    log(`✘ ${name} — ${detail}`);
+    if (currentPage) await shot(currentPage, `failed-${results.length}`).catch(() => undefined);
+    return false;
+  }
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: path.join(SHOTS as string, `${name}.png`) });
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 300): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+async function command(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('F1');
+  await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+  await page.keyboard.type(title);
+  // Click the row with exactly this title ("ConvBERT: Train" also matches "ConvBERT: Stop Training", ranked first).
+  const row = await page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label="${title}"], .quick-input-list .monaco-list-row[aria-label^="${title},"]`, { timeout: 15_000 });
+  if (process.env.UI_DEBUG) await shot(page, `palette-${title.replace(/\W+/g, '-')}`);
+  await row.click();
+}
+
+/** The dashboard's frame: the webview's inner page, found by the inspection object the app installs. */
+async function dashboardFrame(page: Page): Promise<Frame> {
+  return until('the dashboard webview', async () => {
+    for (const f of page.frames()) {
+      if (await f.evaluate<boolean>("typeof window.__convbertDashboard === 'object'").catch(() => false)) return f;
+    }
+    return undefined;
+  }, 60_000, 500);
+}
+
+interface ChartData {
+  datasets: { role?: string; runId?: string; label: string; data: unknown[] }[];
+}
+
+// Code evaluated in the webview's page is written as strings: this file is type-checked without the DOM library.
+async function charts(frame: Frame): Promise<Record<string, ChartData>> {
+  return frame.evaluate<Record<string, ChartData>>('window.__convbertDashboard.settled().then(() => JSON.parse(JSON.stringify(window.__convbertDashboard.charts())))');
+}
+
+/** Distinct colours in a canvas: > a few means something was drawn. */
+async function canvasColours(frame: Frame, selector: string): Promise<number> {
+  return frame.evaluate<number>(`(() => {
+    const c = document.querySelector(${JSON.stringify(selector)});
+    if (!c || c.hidden || c.width === 0 || c.height === 0) return 0;
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const seen = new Set();
+    for (let i = 0; i < data.length && seen.size < 1000; i += 4 * 7) seen.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+    return seen.size;
+  })()`);
+}
+
+async function clickTab(frame: Frame, tab: string): Promise<void> {
+  await frame.click(`vscode-tab-header[data-tab="${tab}"]`);
+  await frame.evaluate('window.__convbertDashboard.settled()');
+}
+
+async function main(): Promise<number> {
+  if (!BASE || !WS || !EXT || !SHOTS || !PROFILE_ROOT) throw new Error('BASE, WS, EXT, SHOTS and PROFILE_ROOT must be set');
+  const env = process.env.EXT_ENV ? (JSON.parse(process.env.EXT_ENV) as Record<string, string>) : undefined;
+  const { context, page, url } = await launch({ base: BASE, workspace: WS, extensionPath: EXT, profileRoot: PROFILE_ROOT, viewport: { width: 1600, height: 1000 }, ...(env ? { env } : {}) });
+  currentPage = page;
+  try {
+    await page.goto(url);
+    await page.waitForFunction('!!window.driver', null, { timeout: 90_000 });
+    await page.evaluate('window.driver.whenWorkbenchRestored()');
+    await page.waitForSelector('.explorer-folders-view .monaco-list-row', { timeout: 60_000 });
+    log('workbench restored');
+
+    const ED = '.editor-instance .monaco-editor';
+    await check('open a spec: CodeLens shows parameters and GFLOPs, ▶ Train and Show costs', async () => {
+      await page.keyboard.press('Control+P');
+      await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+      await page.keyboard.type('model.convbert.json');
+      await page.waitForSelector('.quick-input-list .monaco-list-row', { timeout: 15_000 });
+      await page.keyboard.press('Enter');
+      await page.waitForSelector(`${ED} .view-lines`, { timeout: 15_000 });
+      const text = await until('the CodeLens', async () => {
+        const t = await page.$$eval(`${ED} .codelens-decoration`, (els) => els.map((e) => e.textContent ?? '').join(' | '));
+        return /params · .*FLOPs\/token/.test(t) && t.includes('Train') ? t : undefined;
+      }, 60_000);
+      await shot(page, '1-codelens');
+      return text.replace(/\s+/g, ' ').slice(0, 120);
+    });
+
+    await check('suggestions list the schema\'s model properties', async () => {
+      await page.click(`${ED} .view-lines`);
+      await page.keyboard.press('Control+G');
+      await page.keyboard.type('9');
+      await page.keyboard.press('Enter');
+      await page.keyboard.press('End');
+      await page.keyboard.type(',');
+      await page.keyboard.press('Enter');
+      let labels: string[] = [];
+      await until('numLayers in the suggest widget', async () => {
+        await page.keyboard.press('Control+Space');
+        await page.waitForSelector('.suggest-widget.visible .monaco-list-row', { timeout: 3000 });
+        labels = await page.$$eval('.suggest-widget.visible .monaco-list-row', (rows) => rows.map((r) => r.getAttribute('aria-label') ?? ''));
+        return labels.some((l) => l.includes('numLayers'));
+      }, 60_000, 1000);
+      await shot(page, '2-suggest');
+      await page.keyboard.press('Escape');
+      // Undo the edit (the spec is trained below; the undo stack holds nothing older than these keystrokes).
+      for (let i = 0; i < 4; i++) await page.keyboard.press('Control+Z');
+      await page.waitForTimeout(300);
+      return `${labels.length} items, e.g. ${labels.slice(0, 4).join(', ')}`;
+    });
+
+    await check('a hover on hiddenSize shows shapes and costs', async () => {
+      await page.click(`${ED} .view-lines`);
+      await page.keyboard.press('Control+G');
+      await page.keyboard.type('9');
+      await page.keyboard.press('Enter');
+      await page.keyboard.press('Home');
+      for (let i = 0; i < 4; i++) await page.keyboard.press('ArrowRight');
+      const text = await until('the hover', async () => {
+        await page.keyboard.press('Control+K');
+        await page.keyboard.press('Control+I');
+        await page.waitForSelector('.monaco-hover', { state: 'visible', timeout: 3000 });
+        const t = await page.$eval('.monaco-hover', (e) => e.textContent ?? '');
+        return t.includes('ConvBERT') ? t : undefined;
+      }, 30_000, 1000);
+      await shot(page, '3-hover');
+      await page.keyboard.press('Escape');
+      if (!/head size 32/.test(text)) throw new Error(`hover without the head size: ${text.slice(0, 200)}`);
+      return 'head size 32, parameters, FLOPs';
+    });
+
+    let frame: Frame | undefined;
+    await check('the dashboard opens from the command palette', async () => {
+      await command(page, 'ConvBERT: Open Dashboard');
+      frame = await dashboardFrame(page);
+      await frame.waitForSelector('vscode-tab-header[data-tab="loss"]', { timeout: 30_000 });
+      return 'webview loaded under its CSP';
+    });
+
+    let trainingRun: string | undefined;
+    await check('Train from the command palette: the loss curve grows in the dashboard', async () => {
+      if (!frame) throw new Error('no dashboard');
+      await page.click(`${ED} .view-lines`);
+      await command(page, 'ConvBERT: Train');
+      await until('the training notification or status', async () => {
+        const status = await page.$$eval('.statusbar-item', (els) => els.map((e) => e.textContent ?? '').join(' '));
+        const toast = await page.$$eval('.notifications-toasts', (els) => els.map((e) => e.textContent ?? '').join(' '));
+        return /Training e2e-tiny/.test(toast) || /e2e-tiny \d+\/\d+/.test(status);
+      }, 60_000, 250);
+      const f = frame;
+      const count = async () => {
+        const c = await charts(f);
+        const loss = Object.values(c).flatMap((x) => x.datasets).filter((d) => d.role === 'train-raw' && d.label.startsWith('e2e-tiny'));
+        trainingRun = loss[0]?.runId;
+        return loss.reduce((n, d) => Math.max(n, d.data.length), 0);
+      };
+      const first = await until('the first points', async () => ((await count()) > 0 ? await count() : undefined), 120_000, 300);
+      await shot(page, '4-training');
+      const later = await until('more points', async () => {
+        const n = await count();
+        return n > first ? n : undefined;
+      }, 120_000, 500);
+      await until('the run to finish', async () => {
+        const status = await page.$$eval('.statusbar-item', (els) => els.map((e) => e.textContent ?? '').join(' '));
+        return !/e2e-tiny \d+\/\d+/.test(status);
+      }, 240_000, 1000);
+      const final = await count();
+      await page.waitForTimeout(500);
+      await shot(page, '5-loss-curve');
+      return `${first} → ${later} → ${final} points`;
+    });
+
+    await check('the Runs view lists the runs with state, backend, step and best loss', async () => {
+      await page.click('.activitybar .action-item a[aria-label^="ConvBERT"], .activitybar .action-label[aria-label^="ConvBERT"]').catch(async () => command(page, 'View: Show ConvBERT'));
+      const rows = await until('run rows', async () => {
+        const r = await page.$$eval('[id="workbench.view.extension.convbert"] .monaco-list-row, .pane-body .monaco-list-row', (els) => els.map((e) => e.textContent ?? '').filter((t) => /step \d+/.test(t)));
+        return r.length >= 2 ? r : undefined;
+      }, 30_000);
+      await shot(page, '6-runs-view');
+      if (!rows.some((r) => /completed/.test(r) && /best \d/.test(r))) throw new Error(`no completed run with a best loss: ${rows.join(' / ')}`);
+      return rows.map((r) => r.replace(/\s+/g, ' ').trim()).join(' / ').slice(0, 200);
+    });
+
+    await check('the Attention vs Conv tab renders the attention and conv heatmaps', async () => {
+      if (!frame) throw new Error('no dashboard');
+      await clickTab(frame, 'attention');
+      const f = frame;
+      const heatmaps = () =>
+        until('heatmaps', async () => {
+          const a = await canvasColours(f, '#attention-map');
+          const c = await canvasColours(f, '#conv-map');
+          return a > 8 && c > 8 ? { a, c } : undefined;
+        }, 60_000, 500);
+      const colours = await heatmaps();
+      await shot(page, '7-heatmaps');
+      const runs = await f.$$eval('vscode-single-select[data-control="probe-run"] vscode-option', (os) => os.map((o) => `${o.getAttribute('value')}=${o.textContent?.trim() ?? ''}`));
+      let trained = '';
+      if (process.env.E2E_JOB !== 'toy') {
+        // The masked-LM job probes the model at every evaluation: the run just trained has heatmaps of its own.
+        const option = runs.find((r) => r.endsWith('=e2e-tiny'));
+        if (!option) throw new Error(`the trained run has no probes in the dashboard: ${runs.join(', ')}`);
+        const id = option.slice(0, option.indexOf('='));
+        await f.evaluate(`(() => { const s = document.querySelector('vscode-single-select[data-control="probe-run"]'); s.value = ${JSON.stringify(id)}; s.dispatchEvent(new Event('change')); })()`);
+        await f.evaluate('window.__convbertDashboard.settled()');
+        await page.waitForTimeout(300);
+        const t = await heatmaps();
+        await shot(page, '7b-heatmaps-trained-run');
+        trained = `; the trained run's: ${t.a}/${t.c} colours`;
+      }
+      return `attention map ${colours.a} colours, conv map ${colours.c} colours${trained}; runs with probes: ${runs.map((r) => r.split('=')[1]).join(', ')}`;
+    });
+
+    await check('the Costs tab shows the spec\'s costs (Show costs)', async () => {
+      if (!frame) throw new Error('no dashboard');
+      await page.click(`${ED} .view-lines`);
+      await command(page, 'ConvBERT: Show Costs');
+      await page.waitForTimeout(500);
+      await clickTab(frame, 'costs');
+      const f = frame;
+      const n = await until('a costs chart or table', async () => {
+        const c = await charts(f);
+        const data = Object.values(c).flatMap((x) => x.datasets).reduce((s, d) => s + d.data.length, 0);
+        const table = await f.$$eval('table tr, vscode-table-row', (rows) => rows.length).catch(() => 0);
+        return data + table > 0 ? data + table : undefined;
+      }, 30_000);
+      await shot(page, '8-costs');
+      return `${n} values drawn`;
+    });
+    void trainingRun;
+  } finally {
+    await context.close();
+  }
+  const passed = results.filter((r) => r.ok).length;
+  console.log(`ui: ${passed} passed, ${results.length - passed} failed`);
+  return passed === results.length ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(e);
+    console.log(`ui: ${results.filter((r) => r.ok).length} passed, ${results.filter((r) => !r.ok).length + 1} failed`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,306 @@
+/**
+ * The run registry against real run directories (what the trainer writes), and the dashboard controller that
+ * serves the webview from it: handshake, replay when visible again, batched points, probes, exports, validation.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { trainerMessage, type TrainerMessage, type TrainerMessageBody } from '../../../src/protocol';
+import { fromWebview, parseToWebviewMessage, type ToWebviewMessage } from '../../../src/protocol/webview';
+import { encodeProbe, type ModelProbe } from '../../../src/core/train/probes';
+import { RUNS_DIR } from '../../../src/core/train/run-dir';
+import { DashboardController } from '../../../src/extension/dashboard/controller';
+import { decodeProbeFile, probeMessage } from '../../../src/extension/dashboard/probe-file';
+import { displayState, RunRegistry } from '../../../src/extension/runs/registry';
+
+const made: string[] = [];
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+function workspace(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'convbert-ext-'));
+  made.push(dir);
+  return dir;
+}
+
+const msg = (body: TrainerMessageBody): TrainerMessage => trainerMessage(body, 1_700_000_000_000);
+
+function probe(step: number, T = 4): ModelProbe {
+  const probs = new Float32Array(2 * T * T).map((_, i) => ((i % T) + 1) / 10);
+  const map = new Float32Array(T * T).map((_, i) => (i % (T + 1) === 0 ? 1 : 0));
+  return {
+    step,
+    tokens: ['[CLS]', 'a', 'b', '[SEP]'].slice(0, T),
+    length: T,
+    realLength: T,
+    attention: [{ layer: 0, module: 'attention', heads: 2, probs, meanDistance: [0.5, 1.5] }],
+    conv: [{ layer: 0, module: 'conv', kernelSize: 3, padding: 'same', offsets: [-1, 0, 1], offsetWeights: Float32Array.from([0.2, 0.5, 0.3]), map, meanDistance: 0.4 }],
+  };
+}
+
+/** A run directory as the trainer leaves it. */
+function writeRun(root: string, runId: string, info: Record<string, unknown>, events: TrainerMessageBody[] = [], probes: number[] = []): string {
+  const dir = path.join(root, runId);
+  mkdirSync(path.join(dir, 'probes'), { recursive: true });
+  mkdirSync(path.join(dir, 'checkpoints'), { recursive: true });
+  writeFileSync(path.join(dir, 'spec.convbert.json'), '{ "version": 1, "extends": "bert-tiny" }\n');
+  const now = new Date(1_700_000_000_000).toISOString();
+  writeFileSync(path.join(dir, 'run.json'), JSON.stringify({ format: 'convbert-run', formatVersion: 1, runId, name: `run ${runId.slice(-6)}`, createdAt: now, updatedAt: now, step: 0, versions: { protocol: 1, node: '20' }, ...info }));
+  writeFileSync(path.join(dir, 'metrics.jsonl'), events.map((e) => JSON.stringify(msg(e))).join('\n') + (events.length ? '\n' : ''));
+  for (const s of probes) writeFileSync(path.join(dir, 'probes', `step-${String(s).padStart(9, '0')}.probe`), encodeProbe(probe(s)));
+  return dir;
+}
+
+const metrics = (step: number, loss: number): TrainerMessageBody => ({ type: 'metrics', step, loss, mlmLoss: loss, learningRate: 0.001, gradNorm: 1, tokensPerSecond: 10, stepMs: 5, flopsPerSecond: 0, memoryBytes: 0 });
+
+test('run.json states read as the dashboard shows them: a dead trainer means interrupted', () => {
+  const info = { format: 'convbert-run', formatVersion: 1, runId: 'x', createdAt: '', updatedAt: '', step: 0, versions: { protocol: 1, node: '' } } as const;
+  assert.equal(displayState({ ...info, state: 'running' }, false), 'interrupted');
+  assert.equal(displayState({ ...info, state: 'running' }, true), 'running');
+  assert.equal(displayState({ ...info, state: 'paused' }, false), 'interrupted');
+  assert.equal(displayState({ ...info, state: 'created' }, true), 'starting');
+  assert.equal(displayState({ ...info, state: 'completed' }, false), 'completed');
+  assert.equal(displayState({ ...info, state: 'error' }, false), 'error');
+});
+
+test('the registry rescans run directories: states, backends, steps, best losses, probes, newest first', async () => {
+  const ws = workspace();
+  const root = path.join(ws, RUNS_DIR);
+  writeRun(root, '20250101-100000-000-aaaaaa', { state: 'completed', step: 3, totalSteps: 3, backend: { requested: 'auto', name: 'wasm' } }, [
+    { type: 'started', runId: 'a', runDir: 'a', backend: { requested: 'auto', name: 'wasm', skipped: [] }, seed: 1, step: 0, totalSteps: 3, resumed: false },
+    metrics(1, 5),
+    metrics(2, 3),
+    { type: 'eval', step: 2, loss: 4, mlmAccuracy: 0.1 },
+    metrics(3, 2.5),
+    { type: 'eval', step: 3, loss: 3.5, mlmAccuracy: 0.2 },
+    { type: 'probes', step: 2, path: 'probes/step-000000002.probe', summary: {} },
+    { type: 'done', reason: 'completed', step: 3, summary: {} },
+  ], [2]);
+  writeRun(root, '20250102-100000-000-bbbbbb', { state: 'running', step: 7, totalSteps: 40, pid: 2_147_483_000 }, [metrics(1, 9)]);
+  writeRun(root, '20250103-100000-000-cccccc', { state: 'running', step: 1, totalSteps: 40, pid: process.pid });
+  mkdirSync(path.join(root, 'not-a-run'), { recursive: true });
+
+  const registry = new RunRegistry({ roots: () => [root] });
+  await registry.refresh();
+  const runs = registry.list();
+  assert.deepEqual(runs.map((r) => r.runId), ['20250103-100000-000-cccccc', '20250102-100000-000-bbbbbb', '20250101-100000-000-aaaaaa']);
+  const [live, dead, done] = runs;
+  assert.equal(live?.state, 'running', 'its pid is alive (this process)');
+  assert.equal(live?.resumable, false);
+  assert.equal(dead?.state, 'interrupted');
+  assert.equal(dead?.resumable, true);
+  assert.equal(dead?.bestLoss, 9);
+  assert.equal(done?.state, 'completed');
+  assert.equal(done?.backend, 'wasm');
+  assert.equal(done?.bestLoss, 3.5, 'the best evaluation loss once there are evaluations');
+  assert.equal(done?.lastLoss, 2.5);
+  assert.deepEqual(registry.points(done!.runId), [
+    { step: 1, loss: 5, lr: 0.001 },
+    { step: 2, loss: 3, lr: 0.001, valLoss: 4, valAccuracy: 0.1 },
+    { step: 3, loss: 2.5, lr: 0.001, valLoss: 3.5, valAccuracy: 0.2 },
+  ]);
+  assert.deepEqual(registry.probeSteps(done!.runId), [2]);
+  let fired = 0;
+  registry.onDidChange(() => fired++);
+  await registry.refresh();
+  assert.equal(fired, 0, 'a rescan that changes nothing tells nobody');
+  writeRun(root, '20250104-100000-000-dddddd', { state: 'completed', step: 1, totalSteps: 1 }, [metrics(1, 1)]);
+  await registry.refresh();
+  assert.equal(fired, 1);
+  assert.equal(registry.list().length, 4);
+  const series = registry.series();
+  assert.equal(series.length, 4);
+  assert.ok(parseToWebviewMessage({ v: 1, type: 'snapshot', runs: series, selectedRunIds: [], costs: [] }).ok, 'the series make a valid snapshot');
+});
+
+test('a live run: messages update it as they arrive; its end is read back from the directory; delete removes it', async () => {
+  const ws = workspace();
+  const root = path.join(ws, RUNS_DIR);
+  const registry = new RunRegistry({ roots: () => [root] });
+  const changes: string[] = [];
+  registry.onDidChange((c) => changes.push(`${c.message?.type ?? 'change'}${c.point ? `@${c.point.step}` : ''}`));
+  const runId = '20250104-100000-000-dddddd';
+  const dir = path.join(root, runId);
+  await registry.beginLive(runId, dir, root, { name: 'tiny', specSource: '/w/tiny.convbert.json' });
+  assert.equal(registry.get(runId)?.state, 'starting');
+  assert.equal(registry.get(runId)?.live, true);
+  registry.apply(runId, msg({ type: 'started', runId, runDir: dir, backend: { requested: 'cpu', name: 'cpu', skipped: [] }, seed: 1, step: 0, totalSteps: 2, resumed: false }));
+  registry.apply(runId, msg(metrics(1, 4)));
+  registry.apply(runId, msg({ type: 'progress', step: 1, totalSteps: 2, tokensSeen: 10, elapsedMs: 5, etaMs: 5 }));
+  registry.apply(runId, msg(metrics(2, 3)));
+  registry.apply(runId, msg({ type: 'probes', step: 2, path: 'probes/step-000000002.json', summary: { file: 'probes/step-000000002.probe' } }));
+  registry.apply(runId, msg({ type: 'probes', step: 3, path: 'probes/step-000000003.json', summary: { kernelNorm: 1 } }));
+  registry.apply(runId, msg({ type: 'done', reason: 'completed', step: 2, summary: {} }));
+  assert.deepEqual(changes, ['change', 'started', 'metrics@1', 'progress', 'metrics@2', 'probes', 'probes', 'done']);
+  assert.deepEqual(registry.probeSteps(runId), [2], 'the masked-LM job\'s .probe file counts; a toy job\'s JSON does not');
+  const r = registry.get(runId)!;
+  assert.equal(r.state, 'completed');
+  assert.equal(r.live, false);
+  assert.equal(r.backend, 'cpu');
+  assert.equal(r.bestLoss, 3);
+  // The trainer wrote the directory meanwhile.
+  writeRun(root, runId, { state: 'completed', step: 2, totalSteps: 2, lastCheckpoint: 'checkpoints/ckpt-2' }, [metrics(1, 4), metrics(2, 3)]);
+  await registry.endLive(runId);
+  assert.equal(registry.get(runId)?.lastCheckpoint, 'checkpoints/ckpt-2');
+  await registry.refresh();
+  assert.equal(registry.get(runId)?.state, 'completed');
+  assert.equal(registry.points(runId).length, 2);
+
+  await registry.delete(runId);
+  assert.equal(existsSync(dir), false);
+  assert.equal(registry.get(runId), undefined);
+});
+
+test('a live run that dies without done is interrupted (or failed, with the reason); a running run cannot be deleted', async () => {
+  const ws = workspace();
+  const root = path.join(ws, RUNS_DIR);
+  const registry = new RunRegistry({ roots: () => [root] });
+  await registry.beginLive('20250105-100000-000-eeeeee', path.join(root, 'x'), root, { name: 'x' });
+  registry.apply('20250105-100000-000-eeeeee', msg({ type: 'started', runId: 'x', runDir: 'x', backend: { requested: 'cpu', name: 'cpu', skipped: [] }, seed: 1, step: 0, totalSteps: 2, resumed: false }));
+  await assert.rejects(registry.delete('20250105-100000-000-eeeeee'), /still running/);
+  await registry.endLive('20250105-100000-000-eeeeee');
+  assert.equal(registry.get('20250105-100000-000-eeeeee')?.state, 'interrupted');
+  assert.equal(registry.get('20250105-100000-000-eeeeee')?.resumable, true);
+  await registry.beginLive('20250105-100000-000-ffffff', path.join(root, 'y'), root, { name: 'y' });
+  await registry.endLive('20250105-100000-000-ffffff', 'the trainer exited without `done` (signal SIGKILL)');
+  assert.equal(registry.get('20250105-100000-000-ffffff')?.state, 'error');
+  assert.match(registry.get('20250105-100000-000-ffffff')?.message ?? '', /SIGKILL/);
+});
+
+test('resuming drops the points past the checkpoint the trainer restarts from', async () => {
+  const ws = workspace();
+  const root = path.join(ws, RUNS_DIR);
+  const runId = '20250106-100000-000-aaaaaa';
+  const dir = writeRun(root, runId, { state: 'running', step: 4, totalSteps: 10, pid: 2_147_483_000 }, [metrics(1, 4), metrics(2, 3), metrics(3, 2), metrics(4, 1)]);
+  const registry = new RunRegistry({ roots: () => [root] });
+  await registry.refresh();
+  assert.equal(registry.get(runId)?.state, 'interrupted');
+  await registry.beginLive(runId, dir, root, { name: 'r', resume: true });
+  registry.apply(runId, msg({ type: 'started', runId, runDir: dir, backend: { requested: 'cpu', name: 'cpu', skipped: [] }, seed: 1, step: 2, totalSteps: 10, resumed: true, checkpoint: 'checkpoints/ckpt-2' }));
+  assert.deepEqual(registry.points(runId).map((p) => p.step), [1, 2]);
+  assert.equal(registry.get(runId)?.state, 'running');
+});
+
+test('probe files decode and become valid probe messages with typed arrays', () => {
+  const p = probe(5);
+  const decoded = decodeProbeFile(encodeProbe(p));
+  assert.deepEqual(decoded.tokens, p.tokens);
+  assert.deepEqual(Array.from(decoded.attention[0]!.probs), Array.from(p.attention[0]!.probs));
+  const m = probeMessage('run-1', decoded);
+  const parsed = parseToWebviewMessage(m);
+  assert.ok(parsed.ok, parsed.ok ? '' : parsed.error);
+  assert.equal(m.layers[0]?.conv?.kernelStart, -1);
+  assert.ok(m.layers[0]?.attention?.probs instanceof Float32Array);
+  assert.throws(() => decodeProbeFile(new TextEncoder().encode('not a probe')), /bad magic/);
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// The dashboard controller
+
+async function dashboardFixture() {
+  const ws = workspace();
+  const root = path.join(ws, RUNS_DIR);
+  const runId = '20250107-100000-000-aaaaaa';
+  writeRun(root, runId, { state: 'completed', step: 2, totalSteps: 2 }, [metrics(1, 4), metrics(2, 3), { type: 'probes', step: 2, path: 'probes/step-000000002.probe', summary: {} }], [2]);
+  const registry = new RunRegistry({ roots: () => [root] });
+  await registry.refresh();
+  const posted: ToWebviewMessage[] = [];
+  const logs: string[] = [];
+  const saved: { name: string; kind: string; bytes: Uint8Array }[] = [];
+  const controller = new DashboardController(
+    registry,
+    {
+      post: (m) => {
+        const parsed = parseToWebviewMessage(m);
+        assert.ok(parsed.ok, `the host sent an invalid ${m.type}: ${parsed.ok ? '' : parsed.error}`);
+        posted.push(m);
+        return true;
+      },
+      saveFile: async (name, kind, bytes) => {
+        saved.push({ name, kind, bytes });
+        return `/tmp/${name}`;
+      },
+      log: (level, message) => logs.push(`${level} ${message}`),
+    },
+    { flushMs: 5 },
+  );
+  return { registry, controller, posted, logs, saved, runId, root };
+}
+
+const types = (ms: ToWebviewMessage[]) => ms.map((m) => m.type);
+const settle = () => new Promise((r) => setTimeout(r, 30));
+
+test('nothing is sent before ready; ready gets a snapshot (and the newest probe of the selected run)', async () => {
+  const { controller, posted, runId } = await dashboardFixture();
+  controller.setCosts([]);
+  controller.select([runId]);
+  assert.equal(posted.length, 0, 'nothing before ready');
+  await controller.receive(fromWebview({ type: 'ready' }));
+  await settle();
+  assert.deepEqual(types(posted), ['snapshot', 'probe']);
+  const snap = posted[0]!;
+  assert.ok(snap.type === 'snapshot' && snap.runs[0]?.points.length === 2 && snap.selectedRunIds[0] === runId);
+  controller.dispose();
+});
+
+test('hidden: nothing is pushed; visible again: the snapshot is replayed', async () => {
+  const { controller, posted, registry, runId, root } = await dashboardFixture();
+  await controller.receive(fromWebview({ type: 'ready' }));
+  await settle();
+  posted.length = 0;
+  controller.setVisible(false);
+  const live = '20250108-100000-000-bbbbbb';
+  await registry.beginLive(live, path.join(root, live), root, { name: 'live' });
+  registry.apply(live, msg(metrics(1, 2)));
+  await settle();
+  assert.equal(posted.length, 0, 'a hidden webview drops messages: none are sent');
+  controller.setVisible(true);
+  await settle();
+  assert.equal(posted[0]?.type, 'snapshot');
+  const snap = posted[0];
+  assert.ok(snap?.type === 'snapshot' && snap.runs.some((r) => r.id === live && r.points.length === 1));
+  void runId;
+  controller.dispose();
+});
+
+test('live points are batched into metrics messages; eval and probes are pushed', async () => {
+  const { controller, posted, registry, root } = await dashboardFixture();
+  await controller.receive(fromWebview({ type: 'ready' }));
+  await settle();
+  posted.length = 0;
+  const live = '20250109-100000-000-cccccc';
+  await registry.beginLive(live, path.join(root, live), root, { name: 'live' });
+  registry.apply(live, msg({ type: 'started', runId: live, runDir: 'x', backend: { requested: 'cpu', name: 'cpu', skipped: [] }, seed: 1, step: 0, totalSteps: 5, resumed: false }));
+  for (let s = 1; s <= 5; s++) registry.apply(live, msg(metrics(s, 10 - s)));
+  registry.apply(live, msg({ type: 'eval', step: 5, loss: 4, mlmAccuracy: 0.5 }));
+  await settle();
+  const metricsMessages = posted.filter((m) => m.type === 'metrics');
+  assert.equal(metricsMessages.length, 1, 'one batch');
+  assert.ok(metricsMessages[0]?.type === 'metrics' && metricsMessages[0].points.length === 5);
+  assert.ok(types(posted).includes('run'));
+  assert.ok(types(posted).includes('eval'));
+  controller.dispose();
+});
+
+test('requestProbe is answered with the probe, or probeMissing; exportFile is saved; bad messages are dropped', async () => {
+  const { controller, posted, logs, saved, runId } = await dashboardFixture();
+  await controller.receive(fromWebview({ type: 'ready' }));
+  await settle();
+  posted.length = 0;
+  await controller.receive(fromWebview({ type: 'requestProbe', runId, step: 2 }));
+  assert.deepEqual(types(posted), ['probe']);
+  await controller.receive(fromWebview({ type: 'requestProbe', runId, step: 99 }));
+  assert.equal(posted[1]?.type, 'probeMissing');
+  await controller.receive(fromWebview({ type: 'exportFile', kind: 'csv', name: 'loss.csv', data: 'step,loss\n1,2\n' }));
+  assert.equal(saved[0]?.name, 'loss.csv');
+  assert.equal(new TextDecoder().decode(saved[0]?.bytes), 'step,loss\n1,2\n');
+  await controller.receive({ v: 1, type: 'exportFile', kind: 'png', name: '../../etc/passwd', data: 'x' });
+  await controller.receive({ type: 'ready' });
+  await controller.receive({ v: 1, type: 'nope' });
+  assert.equal(saved.length, 1);
+  assert.equal(logs.filter((l) => l.startsWith('warn dashboard: dropped')).length, 3);
+  controller.dispose();
+});
