@@ -137,7 +137,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
         void vscode.window.showErrorMessage(`${vscode.workspace.asRelativePath(doc.uri)} has errors the cost model cannot get past; fix them first.`);
         return undefined;
       }
-      dashboard.show({ costs: [{ label: costLabel(a.spec.name, doc.uri.path), report: a.cost }], preserveFocus: false });
+      dashboard.show({ costs: [{ label: costLabel(a.spec.name, doc.uri.path), report: a.cost }], view: 'costs', preserveFocus: false });
       if (typeof layer === 'number') log.debug(`show costs: layer ${layer}`);
       return true;
     }),

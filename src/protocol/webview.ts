@@ -18,6 +18,8 @@
  *   cannot be served.
  * - `costs`: replaces the cost reports (0, 1, or 2 for a side-by-side comparison). `theme`: the colour theme
  *   changed (optional: the webview also watches its body class).
+ * - `showView`: switch to a tab (`loss`, `costs`, `attention`), e.g. Show Costs opens the Costs tab. The webview
+ *   keeps it as its own choice (persisted like a click on the tab); without one it stays on the tab it had.
  *
  * Webview → host ("from webview"):
  * - `ready`: the webview is listening; the host sends nothing before it, then a `snapshot`.
@@ -226,6 +228,10 @@ export type ProbeLayer = Static<typeof ProbeLayerSchema>;
 const THEME_KINDS = ['light', 'dark', 'high-contrast', 'high-contrast-light'] as const;
 export type ThemeKind = (typeof THEME_KINDS)[number];
 
+/** The dashboard's views (its tabs), in tab order. */
+export const DASHBOARD_VIEWS = ['loss', 'costs', 'attention'] as const;
+export type DashboardView = (typeof DASHBOARD_VIEWS)[number];
+
 // ---------------------------------------------------------------------------------------------------------
 // Messages
 
@@ -273,6 +279,7 @@ export const ProbeSchema = message(
 export const ProbeMissingSchema = message('probeMissing', { runId: Id(), step: Count(), reason: Text() }, 'A requested probe cannot be served.');
 export const CostsSchema = message('costs', { costs: Type.Array(CostEntrySchema, { maxItems: 2 }) }, 'Replaces the cost reports (two: side by side).');
 export const ThemeSchema = message('theme', { kind: OneOf(THEME_KINDS) }, 'The colour theme changed.');
+export const ShowViewSchema = message('showView', { view: OneOf(DASHBOARD_VIEWS) }, 'Switch to this view (tab).');
 
 export const TO_WEBVIEW_SCHEMAS = {
   snapshot: SnapshotSchema,
@@ -284,6 +291,7 @@ export const TO_WEBVIEW_SCHEMAS = {
   probeMissing: ProbeMissingSchema,
   costs: CostsSchema,
   theme: ThemeSchema,
+  showView: ShowViewSchema,
 } as const;
 
 export type SnapshotMessage = Omit<Static<typeof SnapshotSchema>, 'costs'> & { costs: CostEntry[] };
@@ -295,6 +303,7 @@ export type ProbeMessage = Static<typeof ProbeSchema>;
 export type ProbeMissingMessage = Static<typeof ProbeMissingSchema>;
 export type CostsMessage = Omit<Static<typeof CostsSchema>, 'costs'> & { costs: CostEntry[] };
 export type ThemeMessage = Static<typeof ThemeSchema>;
+export type ShowViewMessage = Static<typeof ShowViewSchema>;
 export type ToWebviewMessage =
   | SnapshotMessage
   | RunMessage
@@ -304,7 +313,8 @@ export type ToWebviewMessage =
   | ProbeMessage
   | ProbeMissingMessage
   | CostsMessage
-  | ThemeMessage;
+  | ThemeMessage
+  | ShowViewMessage;
 export type ToWebviewType = ToWebviewMessage['type'];
 export type ToWebviewMessageOf<T extends ToWebviewType> = Extract<ToWebviewMessage, { type: T }>;
 

@@ -9,7 +9,7 @@
 import { mkdirSync, copyFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { trainerMessage, type TrainerMessageBody } from '../../src/protocol';
-import { encodeProbe, type ModelProbe } from '../../src/core/train/probes';
+import { encodeProbe, type ModelProbe } from '../../src/core/train/probe-format';
 import { RUNS_DIR, newRunId } from '../../src/core/train/run-dir';
 
 const TOKENS = ['[CLS]', 'the', 'model', 'mixes', 'tokens', 'with', 'attention', 'and', 'convolution', '[SEP]'];

@@ -40,6 +40,7 @@ const TO: ToWebviewMessage[] = [
   toWebview({ type: 'probeMissing', runId: 'r1', step: 200, reason: 'the probe file was deleted' }),
   toWebview({ type: 'costs', costs: [bert] }),
   toWebview({ type: 'theme', kind: 'high-contrast' }),
+  toWebview({ type: 'showView', view: 'costs' }),
 ];
 const FROM: FromWebviewMessage[] = [
   fromWebview({ type: 'ready' }),
@@ -99,6 +100,8 @@ test('wrong versions, unknown types and non-objects are rejected with a reason',
   assert.match(rejectTo({ v: 1, type: 'metrics', runId: 'r1', points: [{ step: -1, loss: 1 }] }), /step/);
   assert.match(rejectTo({ v: 1, type: 'metrics', runId: 'r1', points: [{ step: 1, loss: NaN }] }), /points\/0\/loss is NaN/);
   assert.match(rejectTo({ v: 1, type: 'eval', runId: 'r1', step: 1, loss: 1, accuracy: 1.5 }), /accuracy/);
+  assert.match(rejectTo({ v: 1, type: 'showView', view: 'settings' }), /`showView` message: \/view/);
+  assert.match(rejectTo({ v: 1, type: 'showView' }), /`showView` message: \/view.*\(missing\)/);
   const snapshot = TO[0] as Extract<ToWebviewMessage, { type: 'snapshot' }>;
   assert.match(rejectTo({ ...snapshot, runs: [snapshot.runs[0], snapshot.runs[0]] }), /appears twice/);
   assert.match(rejectTo({ ...snapshot, costs: [groupbert, bert, bert] }), /costs/);

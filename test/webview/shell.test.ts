@@ -226,6 +226,47 @@ test('tabs work from the keyboard', async () => {
   });
 });
 
+test('the host\'s showView switches the visible tab, persists it, and renders the view; a replay keeps the tab', async () => {
+  await withDashboard(async (d) => {
+    const selected = async () => d.page.locator('vscode-tab-header[aria-selected=true]').getAttribute('data-tab');
+    const visible = async () => d.page.evaluate(`[...document.querySelectorAll('vscode-tab-panel')].filter((p) => !p.hidden && p.offsetHeight > 0).map((p) => p.dataset.tab)`);
+    await d.send(snapshot);
+    assert.equal(await selected(), 'loss');
+    assert.equal(((await d.charts())['costs-params-0']), undefined, 'the Costs view is not drawn while hidden');
+
+    // Show Costs: the Costs tab is shown and drawn, as if clicked, and the choice is persisted.
+    await d.send({ type: 'showView', view: 'costs' });
+    assert.equal(await selected(), 'costs');
+    assert.deepEqual(await visible(), ['costs']);
+    assert.equal(((await d.state()) as { tab: string }).tab, 'costs');
+    assert.ok((await d.charts())['costs-params-0'], 'the Costs view rendered when shown');
+    await d.screenshot('show-view-costs');
+
+    await d.send({ type: 'showView', view: 'attention' });
+    assert.equal(await selected(), 'attention');
+    assert.deepEqual(await visible(), ['attention']);
+    await d.page.waitForFunction(() => (globalThis as unknown as { __test: { posted: { type: string }[] } }).__test.posted.some((m) => m.type === 'requestProbe'));
+
+    // A bad view is dropped with a reason and changes nothing.
+    await d.sendRaw({ v: 1, type: 'showView', view: 'settings' });
+    assert.match((await d.dropped()).at(-1) ?? '', /`showView` message: \/view/);
+    assert.equal(await selected(), 'attention');
+
+    // The user picks Loss; the host replaying its data (panel visible again) does not move the tab.
+    await d.showTab('Loss');
+    await d.send(snapshot);
+    assert.equal(await selected(), 'loss');
+    assert.equal(((await d.state()) as { tab: string }).tab, 'loss');
+    // Keyboard navigation starts from the tab the host chose.
+    await d.send({ type: 'showView', view: 'costs' });
+    await d.page.locator('vscode-tab-header[data-tab=costs]').focus();
+    await d.page.keyboard.press('ArrowRight');
+    await d.page.keyboard.press('Enter');
+    await d.settled();
+    assert.equal(await selected(), 'attention');
+  });
+});
+
 test('a narrow panel stacks the views; wide cost comparisons wrap', async () => {
   await withDashboard(
     async (d) => {

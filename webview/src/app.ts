@@ -105,12 +105,15 @@ export function startDashboard(root: HTMLElement = document.getElementById('app'
     tabs.append(h('vscode-tab-header', { slot: 'header', 'data-tab': id }, TAB_TITLES[id]), h('vscode-tab-panel', { panel: true, 'data-tab': id }, views[id].element));
   }
   tabs.selectedIndex = TABS.indexOf(view.tab);
-  tabs.addEventListener('vsc-tabs-select', (e) => {
-    const tab = TABS[e.detail.selectedIndex];
-    if (!tab || tab === view.tab) return;
+  const showTab = (tab: TabId) => {
+    if (tab === view.tab) return;
     view.tab = tab;
     ctx.saveView();
     schedule();
+  };
+  tabs.addEventListener('vsc-tabs-select', (e) => {
+    const tab = TABS[e.detail.selectedIndex];
+    if (tab) showTab(tab);
   });
   replaceChildren(root, tabs);
   root.removeAttribute('aria-busy');
@@ -149,6 +152,11 @@ export function startDashboard(root: HTMLElement = document.getElementById('app'
         theme = readTheme();
         applyChartDefaults(theme);
         invalidate(...TABS);
+        return true;
+      case 'showView':
+        // As if the user had clicked the tab: selected, persisted, rendered if it has anything new.
+        tabs.selectedIndex = TABS.indexOf(m.view);
+        showTab(m.view);
         return true;
     }
   };

@@ -6,6 +6,7 @@
  */
 import type {
   CostEntry,
+  DashboardView,
   EvalResultMessage,
   MetricPoint,
   ProbeMessage,
@@ -19,6 +20,10 @@ import type {
 
 export const TABS = ['loss', 'costs', 'attention'] as const;
 export type TabId = (typeof TABS)[number];
+// The host names tabs in `showView` messages: the protocol's views are exactly these tabs.
+type TabsMatch = [TabId] extends [DashboardView] ? ([DashboardView] extends [TabId] ? true : false) : false;
+const tabsMatch: TabsMatch = true;
+void tabsMatch;
 export const COST_PASSES = ['forward', 'backward', 'both'] as const;
 export type CostPass = (typeof COST_PASSES)[number];
 export const COST_DISPLAYS = ['chart', 'table'] as const;

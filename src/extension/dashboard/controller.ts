@@ -7,6 +7,9 @@
  *   replayed when the panel becomes visible again.
  * - While visible, changes are pushed incrementally: `run` when a run appears or changes state, `metrics` points
  *   batched to at most 10 messages a second, `eval`, `probeIndex`, and the newest `probe` of a selected run.
+ * - `showView` switches the webview's tab once (Show Costs: the Costs tab). Asked for while the webview cannot
+ *   take it (not ready yet, or hidden: its page is reloaded when shown again), it waits for the next `ready` and
+ *   follows that snapshot. Otherwise the webview keeps the tab it had (its own persisted view state).
  * - Every message from the webview is validated (`parseFromWebviewMessage`); every message to it is built with
  *   the protocol's constructors and validated in tests.
  */
@@ -16,6 +19,7 @@ import {
   parseFromWebviewMessage,
   toWebview,
   type CostEntry,
+  type DashboardView,
   type ExportFileMessage,
   type MetricPoint,
   type ToWebviewMessage,
@@ -44,6 +48,8 @@ export class DashboardController {
   private disposed = false;
   private selected: string[] = [];
   private costs: CostEntry[] = [];
+  /** A `showView` waiting for a webview that listens. */
+  private pendingView: DashboardView | undefined;
   private readonly pending = new Map<string, MetricPoint[]>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly unsubscribe: () => void;
@@ -86,6 +92,10 @@ export class DashboardController {
       case 'ready':
         this.ready = true;
         this.sendSnapshot();
+        if (this.pendingView && this.live) {
+          this.post(toWebview({ type: 'showView', view: this.pendingView }));
+          this.pendingView = undefined;
+        }
         return;
       case 'selectRuns':
         this.selected = m.runIds.filter((id) => this.registry.get(id));
@@ -129,6 +139,16 @@ export class DashboardController {
   select(runIds: string[]): void {
     this.selected = [...new Set(runIds)].filter((id) => this.registry.get(id));
     if (this.live) this.sendSnapshot();
+  }
+
+  /** Switches the webview to a view (tab): now when it listens, else after its next `ready`. */
+  showView(view: DashboardView): void {
+    if (this.live) {
+      this.pendingView = undefined;
+      this.post(toWebview({ type: 'showView', view }));
+    } else {
+      this.pendingView = view;
+    }
   }
 
   /** Replaces the cost reports (0–2). */

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { CostEntry } from '../../protocol/webview';
+import type { CostEntry, DashboardView } from '../../protocol/webview';
 import type { Log } from '../log';
 import { logAt } from '../log';
 import type { RunRegistry } from '../runs/registry';
@@ -20,6 +20,8 @@ import { panelHtml } from './html';
 export interface ShowOptions {
   runIds?: string[];
   costs?: CostEntry[];
+  /** Switch to this tab; without it the panel stays on the tab it was on. */
+  view?: DashboardView;
   preserveFocus?: boolean;
 }
 
@@ -67,6 +69,7 @@ export class DashboardManager implements vscode.Disposable {
     }
     if (options.costs) this.controller?.setCosts(this.costs);
     if (options.runIds) this.controller?.select(this.selected);
+    if (options.view) this.controller?.showView(options.view);
   }
 
   /** Selects runs in the open panel (no-op when closed; remembered for when it opens). */

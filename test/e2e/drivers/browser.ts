@@ -2,7 +2,8 @@
  * Opening the code-server workbench in headless Chromium (playwright-core + Debian's chromium), with the
  * extension under development loaded through the URL payload (the server runs with
  * `--vscode-option enable-smoke-test-driver`, without which the workbench ignores the payload's development
- * keys; see shared/research/vscode-e2e.md).
+ * keys; see shared/research/vscode-e2e.md) — or, without `extensionPath`, with no payload at all: the workbench
+ * runs the extensions installed in the server's extensions folder (the .vsix test).
  */
 import { mkdtempSync } from 'node:fs';
 import * as path from 'node:path';
@@ -12,7 +13,8 @@ export interface WorkbenchOptions {
   /** http://127.0.0.1:PORT */
   base: string;
   workspace: string;
-  extensionPath: string;
+  /** The extension under development; none: no payload, only installed extensions run. */
+  extensionPath?: string;
   /** Run these in-host tests (extensionTestsPath). */
   testsPath?: string;
   /** Environment of the extension host. */
@@ -33,10 +35,11 @@ export async function launch(o: WorkbenchOptions): Promise<{ context: BrowserCon
   });
   const page = context.pages()[0] ?? (await context.newPage());
   const host = new URL(o.base).host;
-  const payload: [string, string][] = [['extensionDevelopmentPath', `vscode-remote://${host}${o.extensionPath}`]];
+  const payload: [string, string][] = [];
+  if (o.extensionPath) payload.push(['extensionDevelopmentPath', `vscode-remote://${host}${o.extensionPath}`]);
   if (o.testsPath) payload.push(['extensionTestsPath', `vscode-remote://${host}${o.testsPath}`]);
   if (o.env) payload.push(['extensionEnvironment', JSON.stringify(o.env)]);
-  const url = `${o.base}/?folder=${encodeURIComponent(o.workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  const url = `${o.base}/?folder=${encodeURIComponent(o.workspace)}${payload.length ? `&payload=${encodeURIComponent(JSON.stringify(payload))}` : ''}`;
   return { context, page, url };
 }
 

@@ -9,6 +9,7 @@
 import * as path from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import { launch } from './browser';
+import { command as runCommand, dashboardFrame, until } from './workbench';
 
 const { BASE, WS, EXT, SHOTS, PROFILE_ROOT } = process.env;
 const t0 = Date.now();
@@ -35,35 +36,8 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(SHOTS as string, `${name}.png`) });
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 300): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 async function command(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('Escape');
-  await page.keyboard.press('F1');
-  await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
-  await page.keyboard.type(title);
-  // Click the row with exactly this title ("ConvBERT: Train" also matches "ConvBERT: Stop Training", ranked first).
-  const row = await page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label="${title}"], .quick-input-list .monaco-list-row[aria-label^="${title},"]`, { timeout: 15_000 });
-  if (process.env.UI_DEBUG) await shot(page, `palette-${title.replace(/\W+/g, '-')}`);
-  await row.click();
-}
-
-/** The dashboard's frame: the webview's inner page, found by the inspection object the app installs. */
-async function dashboardFrame(page: Page): Promise<Frame> {
-  return until('the dashboard webview', async () => {
-    for (const f of page.frames()) {
-      if (await f.evaluate<boolean>("typeof window.__convbertDashboard === 'object'").catch(() => false)) return f;
-    }
-    return undefined;
-  }, 60_000, 500);
+  await runCommand(page, title, process.env.UI_DEBUG ? SHOTS : undefined);
 }
 
 interface ChartData {
@@ -244,13 +218,18 @@ async function main(): Promise<number> {
       return `attention map ${colours.a} colours, conv map ${colours.c} colours${trained}; runs with probes: ${runs.map((r) => r.split('=')[1]).join(', ')}`;
     });
 
-    await check('the Costs tab shows the spec\'s costs (Show costs)', async () => {
+    await check('Show Costs switches the dashboard to the Costs tab and shows the spec\'s costs; Open Dashboard keeps the tab', async () => {
       if (!frame) throw new Error('no dashboard');
+      const before = await frame.evaluate<string>('window.__convbertDashboard.view().tab');
+      if (before === 'costs') throw new Error('the dashboard is on the Costs tab already: nothing to switch');
       await page.click(`${ED} .view-lines`);
       await command(page, 'ConvBERT: Show Costs');
-      await page.waitForTimeout(500);
-      await clickTab(frame, 'costs');
-      const f = frame;
+      // No click on the tab: the host's showView message switches it.
+      const f = await dashboardFrame(page);
+      const onCosts = async () =>
+        (await f.evaluate<string>('window.__convbertDashboard.view().tab')) === 'costs' &&
+        (await f.$eval('vscode-tab-header[data-tab="costs"]', (e) => e.getAttribute('aria-selected'))) === 'true';
+      await until('the Costs tab', onCosts, 30_000);
       const n = await until('a costs chart or table', async () => {
         const c = await charts(f);
         const data = Object.values(c).flatMap((x) => x.datasets).reduce((s, d) => s + d.data.length, 0);
@@ -258,7 +237,10 @@ async function main(): Promise<number> {
         return data + table > 0 ? data + table : undefined;
       }, 30_000);
       await shot(page, '8-costs');
-      return `${n} values drawn`;
+      await command(page, 'ConvBERT: Open Dashboard');
+      await page.waitForTimeout(1000);
+      if (!(await onCosts())) throw new Error('Open Dashboard moved the dashboard off the Costs tab');
+      return `${before} → costs without a click; ${n} values drawn; still costs after Open Dashboard`;
     });
     void trainingRun;
   } finally {

@@ -1,8 +1,8 @@
 /// <reference types="mocha" />
 /**
  * The dashboard panel in the real VS Code: the bundled webview loads under its CSP and says `ready`, the host
- * answers with a snapshot, Show Costs sends the spec's cost report, a saved probe is served, and a snapshot is
- * replayed when the panel becomes visible again.
+ * answers with a snapshot, Show Costs sends the spec's cost report and switches to the Costs tab, a saved probe is
+ * served, and a snapshot is replayed when the panel becomes visible again.
  */
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
@@ -23,9 +23,10 @@ suite('dashboard', () => {
     assert.ok((controller.sent.get('snapshot') ?? 0) >= 1, 'a snapshot after ready');
   });
 
-  test('Show Costs sends the spec\'s cost report', async () => {
+  test('Show Costs sends the spec\'s cost report and switches the dashboard to its Costs tab', async () => {
     const a = await api();
     const before = a.dashboard.current?.sent.get('costs') ?? 0;
+    const viewsBefore = a.dashboard.current?.sent.get('showView') ?? 0;
     assert.equal(await vscode.commands.executeCommand('convbert.showCosts', fixture('model.convbert.json')), true);
     const c = a.dashboard.current;
     assert.ok(c);
@@ -33,6 +34,7 @@ suite('dashboard', () => {
     assert.equal(c.costEntries[0]?.label, 'e2e-tiny');
     assert.equal(c.costEntries[0]?.report.totals.params, 253_442);
     await waitFor('a costs message', () => (c.sent.get('costs') ?? 0) > before || (c.sent.get('snapshot') ?? 0) > 0);
+    await waitFor('a showView message', () => (c.sent.get('showView') ?? 0) > viewsBefore);
   });
 
   test('a run\'s saved probe is served to the webview', async function () {

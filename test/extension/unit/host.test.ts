@@ -111,6 +111,9 @@ test('the extension bundle does not contain TF.js: the host never trains', async
   const tf = inputs.filter((i) => /@tensorflow|tfjs/.test(i));
   assert.deepEqual(tf, [], 'no TF.js module in the extension bundle');
   assert.ok(!inputs.some((i) => /src\/trainer\/(loop|process|main|backend|jobs)\.ts$/.test(i)), 'only the trainer client, not the trainer');
+  // Probe files are read through the TF-free format module, never through core/train/probes.ts (which imports TF.js).
+  assert.ok(inputs.some((i) => i.endsWith('src/core/train/probe-format.ts')), 'the probe format module is bundled');
+  assert.ok(!inputs.some((i) => i.endsWith('src/core/train/probes.ts')), 'core/train/probes.ts is not bundled');
   const text = result.outputFiles[0]!.text;
   assert.doesNotMatch(text, /_tfengine|registerKernel\(/);
   // The built bundle too, when there is one.

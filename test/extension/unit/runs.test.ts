@@ -9,10 +9,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { trainerMessage, type TrainerMessage, type TrainerMessageBody } from '../../../src/protocol';
 import { fromWebview, parseToWebviewMessage, type ToWebviewMessage } from '../../../src/protocol/webview';
-import { encodeProbe, type ModelProbe } from '../../../src/core/train/probes';
+import { decodeProbe, encodeProbe, type ModelProbe } from '../../../src/core/train/probe-format';
 import { RUNS_DIR } from '../../../src/core/train/run-dir';
 import { DashboardController } from '../../../src/extension/dashboard/controller';
-import { decodeProbeFile, probeMessage } from '../../../src/extension/dashboard/probe-file';
+import { probeMessage } from '../../../src/extension/dashboard/probe-file';
 import { displayState, RunRegistry } from '../../../src/extension/runs/registry';
 
 const made: string[] = [];
@@ -186,7 +186,7 @@ test('resuming drops the points past the checkpoint the trainer restarts from', 
 
 test('probe files decode and become valid probe messages with typed arrays', () => {
   const p = probe(5);
-  const decoded = decodeProbeFile(encodeProbe(p));
+  const decoded = decodeProbe(encodeProbe(p));
   assert.deepEqual(decoded.tokens, p.tokens);
   assert.deepEqual(Array.from(decoded.attention[0]!.probs), Array.from(p.attention[0]!.probs));
   const m = probeMessage('run-1', decoded);
@@ -194,7 +194,25 @@ test('probe files decode and become valid probe messages with typed arrays', () 
   assert.ok(parsed.ok, parsed.ok ? '' : parsed.error);
   assert.equal(m.layers[0]?.conv?.kernelStart, -1);
   assert.ok(m.layers[0]?.attention?.probs instanceof Float32Array);
-  assert.throws(() => decodeProbeFile(new TextEncoder().encode('not a probe')), /bad magic/);
+  assert.throws(() => decodeProbe(new TextEncoder().encode('not a probe')), /bad magic/);
+  // A damaged header is refused with a reason, never half-read.
+  const withHeader = (header: string) => {
+    const json = new TextEncoder().encode(header);
+    const bytes = new Uint8Array(Math.ceil((12 + json.length) / 4) * 4 + 16);
+    bytes.set(new TextEncoder().encode('CBPROBE1'));
+    new DataView(bytes.buffer).setUint32(8, json.length, true);
+    bytes.set(json, 12);
+    return bytes;
+  };
+  const head = { format: 'convbert-probe', version: 1, step: 1, tokens: ['a'], length: 1, realLength: 1, conv: [] };
+  assert.throws(() => decodeProbe(withHeader('{ not json')), /not JSON/);
+  assert.throws(() => decodeProbe(withHeader(JSON.stringify({ ...head, version: 2, attention: [] }))), /v2 is not supported/);
+  assert.throws(() => decodeProbe(withHeader(JSON.stringify({ ...head, attention: null }))), /lacks tokens, attention or conv/);
+  const entry = (probs: unknown) => JSON.stringify({ ...head, attention: [{ layer: 0, module: 'attention', heads: 1, meanDistance: [0], probs }] });
+  assert.equal(decodeProbe(withHeader(entry({ offset: 0, length: 1, shape: [1, 1, 1] }))).attention[0]?.probs.length, 1);
+  assert.throws(() => decodeProbe(withHeader(entry({ offset: 2, length: -1, shape: [] }))), /outside the file/);
+  assert.throws(() => decodeProbe(withHeader(entry({ offset: 0, length: 5, shape: [] }))), /outside the file/);
+  assert.throws(() => decodeProbe(withHeader(entry(undefined))), /outside the file/);
 });
 
 // ---------------------------------------------------------------------------------------------------------
@@ -263,6 +281,36 @@ test('hidden: nothing is pushed; visible again: the snapshot is replayed', async
   const snap = posted[0];
   assert.ok(snap?.type === 'snapshot' && snap.runs.some((r) => r.id === live && r.points.length === 1));
   void runId;
+  controller.dispose();
+});
+
+test('showView: sent at once to a listening webview; otherwise after the next ready, once', async () => {
+  const { controller, posted } = await dashboardFixture();
+  // A new panel (Show Costs opening the dashboard): the view waits for ready and follows the snapshot.
+  controller.showView('costs');
+  assert.equal(posted.length, 0);
+  await controller.receive(fromWebview({ type: 'ready' }));
+  await settle();
+  assert.deepEqual(types(posted).filter((t) => t !== 'probe'), ['snapshot', 'showView']);
+  assert.deepEqual(posted.find((m) => m.type === 'showView'), { v: 1, type: 'showView', view: 'costs' });
+  // Listening: at once. Replays (visible again, a reloaded page's ready) do not repeat it: the webview keeps its tab.
+  posted.length = 0;
+  controller.showView('attention');
+  assert.deepEqual(types(posted), ['showView']);
+  controller.setVisible(false);
+  controller.setVisible(true);
+  await controller.receive(fromWebview({ type: 'ready' }));
+  await settle();
+  assert.equal(types(posted).filter((t) => t === 'showView').length, 1);
+  // Hidden (the page is reloaded when shown): it waits for that page's ready.
+  posted.length = 0;
+  controller.setVisible(false);
+  controller.showView('costs');
+  controller.setVisible(true);
+  assert.deepEqual(types(posted).filter((t) => t === 'showView'), []);
+  await controller.receive(fromWebview({ type: 'ready' }));
+  await settle();
+  assert.deepEqual(types(posted).filter((t) => t !== 'probe'), ['snapshot', 'snapshot', 'showView']);
   controller.dispose();
 });
 
