@@ -36,11 +36,10 @@
  * reason. Numbers are finite everywhere, typed arrays included; array lengths must agree with the shapes.
  */
 import { Kind, Type, TypeRegistry, type Static, type TLiteral, type TSchema, type TUnsafe } from '@sinclair/typebox';
-import { Errors } from '@sinclair/typebox/errors';
-import { Check } from '@sinclair/typebox/value';
+import type { ValueError } from '@sinclair/typebox/errors';
 import type { CostKind, CostReport } from '../core/cost/types';
 import { DONE_REASONS, LOG_LEVELS, MAX_TEXT, TRAINER_STATES } from './messages';
-import { describeValue, type ParseResult } from './parse';
+import { describeValue, parseEnvelope, type ParseResult } from './envelope';
 
 export const WEBVIEW_PROTOCOL_VERSION = 1 as const;
 
@@ -389,80 +388,24 @@ export function transferablesOf(message: ToWebviewMessage): ArrayBuffer[] {
 // ---------------------------------------------------------------------------------------------------------
 // Parsing
 
-const MAX_DEPTH = 32;
-const MAX_ERRORS_SHOWN = 3;
+const float32View = (value: object): Float32Array | undefined =>
+  isFloat32Array(value) ? value : isArrayBuffer(value) && value.byteLength % 4 === 0 ? new Float32Array(value) : undefined;
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** The path of the first non-finite number, typed arrays included, or `undefined`. */
-function findNonFinite(value: unknown, path: string, depth: number): { path: string; problem: string } | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) ? undefined : { path, problem: `is ${String(value)}; numbers must be finite` };
-  if (typeof value !== 'object' || value === null) return undefined;
-  if (isFloat32Array(value) || isArrayBuffer(value)) {
-    const data = isFloat32Array(value) ? value : value.byteLength % 4 === 0 ? new Float32Array(value) : undefined;
-    if (data) {
-      for (let i = 0; i < data.length; i++) {
-        if (!Number.isFinite(data[i]!)) return { path: `${path}[${i}]`, problem: `is ${String(data[i])}; numbers must be finite` };
-      }
-    }
-    return undefined;
-  }
-  if (ArrayBuffer.isView(value)) return undefined;
-  if (depth > MAX_DEPTH) return { path, problem: `is nested more than ${MAX_DEPTH} levels deep` };
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = findNonFinite(value[i], `${path}/${i}`, depth + 1);
-      if (found) return found;
-    }
-    return undefined;
-  }
-  for (const key of Object.keys(value)) {
-    const found = findNonFinite((value as Record<string, unknown>)[key], `${path}/${key}`, depth + 1);
-    if (found) return found;
-  }
-  return undefined;
-}
-
-function schemaErrors(schema: TSchema, value: unknown): string {
-  const lines: string[] = [];
-  let more = 0;
-  for (const error of Errors(schema, value)) {
-    const text =
-      (error.schema as unknown as Record<symbol, unknown>)[Kind] === FLOAT32_KIND
-        ? `expected a Float32Array (or an ArrayBuffer of float32s), got ${ArrayBuffer.isView(error.value) ? tagOf(error.value).slice(8, -1) : describeValue(error.value)}`
-        : error.message;
-    if (lines.length < MAX_ERRORS_SHOWN) lines.push(`${error.path || '/'}: ${text}${error.value === undefined ? ' (missing)' : ''}`);
-    else more++;
-    if (more > 50) break;
-  }
-  if (more > 0) lines.push(`…and ${more} more`);
-  return lines.length > 0 ? lines.join('; ') : 'does not match the message schema';
+function explainFloat32(error: ValueError): string | undefined {
+  if ((error.schema as unknown as Record<symbol, unknown>)[Kind] !== FLOAT32_KIND) return undefined;
+  return `expected a Float32Array (or an ArrayBuffer of float32s), got ${ArrayBuffer.isView(error.value) ? tagOf(error.value).slice(8, -1) : describeValue(error.value)}`;
 }
 
 function parseWith<T>(raw: unknown, schemas: Record<string, TSchema>, direction: string): ParseResult<T> {
-  try {
-    if (!isRecord(raw)) return { ok: false, error: `${direction} message must be an object with \`v\` and \`type\`, got ${describeValue(raw)}` };
-    const v = raw.v;
-    if (v === undefined) return { ok: false, error: `${direction} message has no protocol version \`v\` (expected ${WEBVIEW_PROTOCOL_VERSION})` };
-    if (v !== WEBVIEW_PROTOCOL_VERSION) {
-      return {
-        ok: false,
-        error: `${direction} message speaks webview protocol version ${typeof v === 'number' ? String(v) : describeValue(v)}, this side speaks ${WEBVIEW_PROTOCOL_VERSION}: the extension and its dashboard come from different builds; reload the window`,
-      };
-    }
-    const type = raw.type;
-    if (typeof type !== 'string') return { ok: false, error: `${direction} message has no string \`type\` (got ${describeValue(type)})` };
-    const schema = Object.prototype.hasOwnProperty.call(schemas, type) ? schemas[type] : undefined;
-    if (!schema) return { ok: false, error: `unknown ${direction} message type "${type.slice(0, 64)}" (expected one of ${Object.keys(schemas).join(', ')})` };
-    const nonFinite = findNonFinite(raw, '', 0);
-    if (nonFinite) return { ok: false, error: `\`${type}\` message: ${nonFinite.path || '/'} ${nonFinite.problem}` };
-    if (!Check(schema, raw)) return { ok: false, error: `\`${type}\` message: ${schemaErrors(schema, raw)}` };
-    return { ok: true, message: raw as T };
-  } catch (e) {
-    return { ok: false, error: `${direction} message could not be read: ${e instanceof Error ? e.message : String(e)}` };
-  }
+  return parseEnvelope<T>(raw, {
+    schemas,
+    version: WEBVIEW_PROTOCOL_VERSION,
+    direction,
+    protocolName: 'webview protocol',
+    mismatchAdvice: 'the extension and its dashboard come from different builds; reload the window',
+    floats: float32View,
+    explain: explainFloat32,
+  });
 }
 
 const asFloat32 = (data: Float32Array | ArrayBuffer): Float32Array => (isFloat32Array(data) ? data : new Float32Array(data));
