@@ -2,24 +2,14 @@
  * The Attention vs Conv view in headless Chromium: heatmap geometry and token labels, pixel colours against the
  * probe values, the conv map's band, head and layer choice, the step slider asking the host for missing probes.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser } from 'playwright-core';
 import { viridis } from '../../webview/src/colormap';
 import { KERNEL, KERNEL_HALF, probe, run, TOKENS, lossPoints } from './fixtures';
-import { Dashboard, ensureBundle, launch, serve, type Served } from './harness';
+import { Dashboard, dashboardSuite } from './harness';
 
-let browser: Browser;
-let served: Served;
-before(async () => {
-  await ensureBundle();
-  served = await serve();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await served?.close();
-});
+const suite = dashboardSuite();
+const { withDashboard } = suite;
 
 const T = TOKENS.length;
 const STEPS = [100, 200, 300];
@@ -29,16 +19,6 @@ const snapshot = {
   selectedRunIds: ['run-a'],
   costs: [],
 };
-
-async function withDashboard(fn: (d: Dashboard) => Promise<void>, state?: unknown): Promise<void> {
-  const d = await Dashboard.open(browser, served, { state });
-  try {
-    await fn(d);
-    await d.assertClean();
-  } finally {
-    await d.close();
-  }
-}
 
 interface Heatmap {
   width: number;

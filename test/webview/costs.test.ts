@@ -1,34 +1,14 @@
 /** The Costs view in headless Chromium: stacked bars equal the cost report's per-layer module sums; table; comparison. */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser } from 'playwright-core';
 import type { CostReport, ModuleCost } from '../../src/core/cost/types';
 import { costEntries } from './fixtures';
-import { Dashboard, ensureBundle, launch, serve, type ChartInfo, type Served } from './harness';
+import { type ChartInfo, dashboardSuite } from './harness';
 
-let browser: Browser;
-let served: Served;
-before(async () => {
-  await ensureBundle();
-  served = await serve();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await served?.close();
-});
+const suite = dashboardSuite();
+const { withDashboard } = suite;
 
 const { groupbert, bert } = costEntries();
-
-async function withDashboard(fn: (d: Dashboard) => Promise<void>, state?: unknown): Promise<void> {
-  const d = await Dashboard.open(browser, served, { state });
-  try {
-    await fn(d);
-    await d.assertClean();
-  } finally {
-    await d.close();
-  }
-}
 
 /** Per layer, the sum of `value` over the layer's modules of `kind`, straight from the report. */
 function expected(report: CostReport, kind: string, value: (m: ModuleCost) => number): number[] {

@@ -7,6 +7,7 @@
  * `page.evaluate` bodies run in the browser; they are written against the small `PageGlobals` interface below
  * because the root tsconfig (which type-checks this file) has no DOM library.
  */
+import { after, before } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
@@ -310,4 +311,44 @@ export class Dashboard {
   async close(): Promise<void> {
     await this.context.close();
   }
+}
+
+/**
+ * Per test file: one browser and one page server (started before the first test, closed after the last), and
+ * `withDashboard`, which opens a dashboard, runs the test body, asserts the page stayed clean (no CSP violation,
+ * console error or request leaving it) and closes it.
+ */
+export function dashboardSuite(): {
+  withDashboard(fn: (d: Dashboard) => Promise<void>, options?: DashboardOptions): Promise<void>;
+  browser(): Browser;
+  served(): Served;
+} {
+  let browser: Browser | undefined;
+  let served: Served | undefined;
+  before(async () => {
+    await ensureBundle();
+    served = await serve();
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+    await served?.close();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the dashboard suite is used before its `before` hook ran');
+    return value;
+  };
+  return {
+    browser: () => started(browser),
+    served: () => started(served),
+    async withDashboard(fn, options = {}) {
+      const d = await Dashboard.open(started(browser), started(served), options);
+      try {
+        await fn(d);
+        await d.assertClean();
+      } finally {
+        await d.close();
+      }
+    },
+  };
 }

@@ -1,23 +1,11 @@
 /** The Loss view in headless Chromium: what is plotted, smoothing, log-x, overlays, incremental updates, exports. */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser } from 'playwright-core';
 import { parseFromWebviewMessage, type MetricPoint } from '../../src/protocol/webview';
 import { lossPoints, run } from './fixtures';
-import { Dashboard, ensureBundle, launch, serve, type ChartInfo, type Served } from './harness';
+import { type ChartInfo, dashboardSuite } from './harness';
 
-let browser: Browser;
-let served: Served;
-
-before(async () => {
-  await ensureBundle();
-  served = await serve();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await served?.close();
-});
+const { withDashboard } = dashboardSuite();
 
 /** TensorBoard's debiased EMA, written out here independently of the app's. */
 function ema(values: number[], w: number): number[] {
@@ -44,16 +32,6 @@ const snapshot = {
   selectedRunIds: ['run-a', 'run-b'],
   costs: [],
 };
-
-async function withDashboard(fn: (d: Dashboard) => Promise<void>, options: Parameters<typeof Dashboard.open>[2] = {}): Promise<void> {
-  const d = await Dashboard.open(browser, served, options);
-  try {
-    await fn(d);
-    await d.assertClean();
-  } finally {
-    await d.close();
-  }
-}
 
 test('the webview says ready first and waits; a snapshot plots every point of the selected runs', async () => {
   await withDashboard(async (d) => {

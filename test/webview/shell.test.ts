@@ -3,25 +3,15 @@
  * themes recolour everything, view state survives a reload, tabs work from the keyboard. Saves screenshots of
  * every view in the three themes to test-results/webview/.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser } from 'playwright-core';
 import type { ToWebviewBody } from '../../src/protocol/webview';
 import { costEntries, lossPoints, probe, run } from './fixtures';
-import { Dashboard, ensureBundle, launch, serve, type Served } from './harness';
+import { Dashboard, dashboardSuite } from './harness';
 import type { ThemeName } from './themes';
 
-let browser: Browser;
-let served: Served;
-before(async () => {
-  await ensureBundle();
-  served = await serve();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await served?.close();
-});
+const suite = dashboardSuite();
+const { withDashboard } = suite;
 
 const { groupbert, bert } = costEntries();
 const snapshot: ToWebviewBody = {
@@ -35,16 +25,6 @@ const snapshot: ToWebviewBody = {
   costs: [groupbert, bert],
 };
 
-async function withDashboard(fn: (d: Dashboard) => Promise<void>, options: Parameters<typeof Dashboard.open>[2] = {}): Promise<void> {
-  const d = await Dashboard.open(browser, served, options);
-  try {
-    await fn(d);
-    await d.assertClean();
-  } finally {
-    await d.close();
-  }
-}
-
 async function loadEverything(d: Dashboard): Promise<void> {
   await d.send(snapshot);
   await d.showTab('Attention vs Conv');
@@ -54,7 +34,7 @@ async function loadEverything(d: Dashboard): Promise<void> {
 }
 
 test('the CSP is in force: the page loads clean, and control attempts (inline script, string eval, fetch) are refused', async () => {
-  const d = await Dashboard.open(browser, served);
+  const d = await Dashboard.open(suite.browser(), suite.served());
   try {
     await loadEverything(d);
     await d.showTab('Costs');
@@ -62,7 +42,7 @@ test('the CSP is in force: the page loads clean, and control attempts (inline sc
     const csp = await d.page.locator('meta[http-equiv=Content-Security-Policy]').getAttribute('content');
     assert.equal(
       csp,
-      `default-src 'none'; img-src ${served.origin} data:; style-src ${served.origin} 'nonce-${served.nonce}'; script-src 'nonce-${served.nonce}'; font-src ${served.origin}; connect-src 'none'`,
+      `default-src 'none'; img-src ${suite.served().origin} data:; style-src ${suite.served().origin} 'nonce-${suite.served().nonce}'; script-src 'nonce-${suite.served().nonce}'; font-src ${suite.served().origin}; connect-src 'none'`,
     );
     await d.assertClean();
     // Controls: prove the listener and the policy work, so "no violations" above means something.
@@ -77,7 +57,7 @@ test('the CSP is in force: the page loads clean, and control attempts (inline sc
     assert.equal(await d.page.evaluate('window.__inline'), undefined);
     assert.equal(await d.page.evaluate('window.__evaluated'), undefined, 'string code refused (no unsafe-eval)');
     assert.deepEqual(d.blocked, [], 'the CSP stopped the fetch before it left');
-    assert.deepEqual(served.requests.filter((p) => p !== '/' && !p.startsWith('/dist/webview/dashboard.')), []);
+    assert.deepEqual(suite.served().requests.filter((p) => p !== '/' && !p.startsWith('/dist/webview/dashboard.')), []);
   } finally {
     await d.close();
   }

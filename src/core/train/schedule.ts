@@ -23,7 +23,9 @@ export function learningRateAt(step: number, schedule: LearningRateSchedule, tot
   const { peak, final, warmupSteps: W, warmupPower, decay, decayPower } = schedule;
   const T = totalSteps;
   const t = Math.max(0, step);
-  const clamp = (lr: number) => Math.max(final, Number.isFinite(lr) ? lr : final);
+  // Never below `final`, never above the peak (rounding of tiny rates could otherwise step past either).
+  const top = Math.max(peak, final);
+  const clamp = (lr: number) => Math.min(top, Math.max(final, Number.isFinite(lr) ? lr : final));
   if (W > 0 && t <= W) return clamp(peak * Math.pow(t / W, warmupPower));
   if (decay === 'constant' || T <= W) return clamp(peak);
   const span = T - W;
@@ -34,6 +36,6 @@ export function learningRateAt(step: number, schedule: LearningRateSchedule, tot
     case 'polynomial':
       return clamp(final + (peak - final) * Math.pow(unit(1 - (t - W) / span), decayPower));
     case 'cosine':
-      return clamp(final + (peak - final) * 0.5 * (1 + Math.cos(Math.PI * unit((t + 1 - W) / span))));
+      return clamp(final + (peak - final) * (0.5 * (1 + Math.cos(Math.PI * unit((t + 1 - W) / span)))));
   }
 }
