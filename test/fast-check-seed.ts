@@ -1,5 +1,5 @@
 /**
- * Loaded before every test file (`--import`): property-based tests draw from a fixed seed, so a CI run is
+ * Imported by every test file that uses fast-check: property-based tests draw from a fixed seed, so a CI run is
  * reproducible. `FC_SEED=<n>` picks another seed, `FC_SEED=random` a fresh one each run (fast-check prints the
  * seed of any failure, so it can be replayed).
  */

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import '../fast-check-seed';
 import { computeCost, FLOP_CONVENTION, type CostReport, type ModuleCost } from '../../src/core/cost';
 import { resolveSpec, type ResolvedModule } from '../../src/core/spec/resolve';
 import type { ModuleSpec, SpecFile } from '../../src/core/spec/schema';

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import '../fast-check-seed';
 import { preTokenize } from '../../src/core/data/pretokenize';
 import { SPECIAL_TOKENS, WordPieceTokenizer } from '../../src/core/data/wordpiece';
 

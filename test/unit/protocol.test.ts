@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import '../fast-check-seed';
 import {
   PROTOCOL_VERSION,
   TRAINER_MESSAGE_SCHEMAS,

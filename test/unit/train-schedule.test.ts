@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import '../fast-check-seed';
 import { learningRateAt, type LearningRateSchedule } from '../../src/core/train/schedule';
 
 const base: LearningRateSchedule = { peak: 1e-3, final: 1e-7, warmupSteps: 10, warmupPower: 1, decay: 'linear', decayPower: 1 };

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import '../fast-check-seed';
 import { DIAGNOSTIC_CODES } from '../../src/core/spec/diagnostics';
 import { MODULE_KINDS } from '../../src/core/spec/schema';
 import { PRESET_NAMES } from '../../src/core/spec/preset-names';
