@@ -1,6 +1,6 @@
 /**
  * The wasm kernel patches give exactly the stock kernels' results (Slice, SplitV, Unpack over ranks 1–5,
- * contiguous and strided blocks, float32/int32/bool, empty pieces), UnsortedSegmentSum and OneHot match the cpu
+ * contiguous and strided blocks, float32/int32/bool, empty pieces; Transpose, Sum over leading axes, GatherV2 on axis 0), UnsortedSegmentSum and OneHot match the cpu
  * backend, and apply/remove are idempotent.
  */
 import assert from 'node:assert/strict';
@@ -51,6 +51,24 @@ function battery(): Result[] {
     push(tf.split(ramp([4, 6, 8], 'int32'), [2, -1], -1));
     // Unpack: every axis, negative axis, bool.
     push(tf.unstack(ramp([3, 4, 5])));
+    // Transpose: tiled 2-D, stacked 2-D, leading-axes swap; other perms and dtypes.
+    push(tf.transpose(ramp([70, 45])));
+    push(tf.transpose(ramp([33, 40], 'int32')));
+    push(tf.transpose(ramp([3, 37, 5]), [0, 2, 1]));
+    push(tf.transpose(ramp([4, 3, 5]), [1, 0, 2]));
+    push(tf.transpose(ramp([2, 3, 4]), [2, 0, 1]));
+    // Sum over leading axes (keepDims too); other axes and int32 go to the stock kernel.
+    push(tf.sum(ramp([40, 7]), 0));
+    push(tf.sum(ramp([3, 5, 7]), [0, 1]));
+    push(tf.sum(ramp([3, 5, 7]), [1, 0], true));
+    push(tf.sum(ramp([3, 5, 7]), 1));
+    push(tf.sum(ramp([3, 5], 'int32'), 0));
+    // GatherV2 on axis 0 (any index shape) and on axis 1 (stock).
+    push(tf.gather(ramp([6, 4]), tf.tensor2d([5, 0, 5, 2], [2, 2], 'int32')));
+    push(tf.gather(ramp([6, 4, 3], 'int32'), tf.tensor1d([1, 1, 3], 'int32')));
+    push(tf.gather(ramp([6, 4]), tf.tensor1d([3, 0], 'int32'), 1));
+    // Identity (clone) of float32, int32 and bool.
+    push([tf.clone(ramp([3, 4])), tf.clone(ramp([5], 'int32')), tf.clone(ramp([2, 2], 'bool'))]);
     push(tf.unstack(ramp([3, 4, 5]), 1));
     push(tf.unstack(ramp([3, 4, 5]), -1));
     push(tf.unstack(ramp([3, 4], 'bool'), 1));
@@ -67,7 +85,7 @@ describe('wasm kernel patches', () => {
     removeWasmKernelPatches();
     assert.deepEqual(wasmKernelPatchesApplied(), []);
     const stock = battery();
-    assert.equal(applyWasmKernelPatches().length, 5);
+    assert.equal(applyWasmKernelPatches().length, 9);
     const patched = battery();
     assert.equal(patched.length, stock.length);
     patched.forEach((p, i) => assert.deepEqual(p, stock[i], `case ${i}`));
@@ -133,14 +151,27 @@ describe('wasm kernel patches', () => {
     }
   });
 
+  it('a clone shares its buffer and outlives the original', () => {
+    const x = ramp([64, 32]);
+    const before = tf.engine().backend.numDataIds();
+    const c = tf.clone(x);
+    assert.equal(tf.engine().backend.numDataIds(), before, 'no new buffer');
+    const want = Array.from(x.dataSync());
+    x.dispose();
+    assert.deepEqual(Array.from(c.dataSync()), want);
+    const y = tf.add(c, 1); // the buffer is still valid for kernels
+    assert.equal(y.dataSync()[3], want[3]! + 1);
+    tf.dispose([c, y]);
+  });
+
   it('apply and remove are idempotent', () => {
     assert.deepEqual(applyWasmKernelPatches(), []);
     removeWasmKernelPatches();
     removeWasmKernelPatches();
     assert.equal(tf.getKernel('UnsortedSegmentSum', 'wasm'), undefined);
     assert.ok(tf.getKernel('Slice', 'wasm'));
-    assert.equal(applyWasmKernelPatches().length, 5);
-    assert.equal(wasmKernelPatchesApplied().length, 5);
+    assert.equal(applyWasmKernelPatches().length, 9);
+    assert.equal(wasmKernelPatchesApplied().length, 9);
   });
 
   it('copyBlock handles scalars, full tensors and merged trailing runs', () => {

@@ -20,6 +20,7 @@ import {
   softmaxCrossEntropy,
   swish,
 } from '../../src/core/ops';
+import { expNonPositive } from '../../src/core/ops/custom';
 
 const TOL = 1e-4;
 
@@ -64,7 +65,7 @@ async function compare(name: string, make: Case): Promise<void> {
 before(async () => {
   const report = await loadBackend('wasm', { threads: 1 });
   assert.equal(report.name, 'wasm');
-  assert.deepEqual(wasmKernelPatchesApplied().sort(), ['OneHot', 'Slice', 'SplitV', 'Unpack', 'UnsortedSegmentSum'].sort());
+  assert.deepEqual(wasmKernelPatchesApplied().sort(), ['GatherV2', 'Identity', 'OneHot', 'Slice', 'SplitV', 'Sum', 'Transpose', 'Unpack', 'UnsortedSegmentSum'].sort());
 });
 
 describe('cpu and wasm agree (values and gradients)', () => {
@@ -113,6 +114,17 @@ describe('cpu and wasm agree (values and gradients)', () => {
       inputs: [randn([2, 16, 32], 53), mask()],
       f: (q, m) => attention(q as tf.Tensor3D, q as tf.Tensor3D, q as tf.Tensor3D, m!, 4, { returnProbs: true }).context,
     }));
+  });
+
+  it('expNonPositive (σ(z)/σ(−z) on wasm) equals e^z for z ≤ 0 to 1e-6', () => {
+    const zs = Array.from({ length: 2001 }, (_, i) => -i * 0.05); // 0 … −100
+    const got = tf.tidy(() => expNonPositive(tf.tensor1d(zs)).dataSync());
+    zs.forEach((z, i) => {
+      const want = Math.exp(Math.fround(z)); // of the float32 z the op sees
+      const err = Math.abs(got[i]! - want);
+      // Results below float32's smallest normal (1.18e-38, z < −87.3) may flush to 0.
+      assert.ok(err <= 1e-6 * want + 1.2e-38, `e^${z}: ${got[i]} vs ${want}`);
+    });
   });
 
   it('gatherRows, layerNorm, gelu, swish, softmaxCrossEntropy', async () => {

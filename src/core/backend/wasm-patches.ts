@@ -9,6 +9,17 @@
  * - `OneHot` with a non-int32 dtype: the stock kernel ignores the dtype and writes int32 bit patterns, so
  *   `tf.oneHot(ids, n, 1, 0, 'float32')` reads back 1.4e-45 for 1. Int32 requests still go to the stock kernel.
  *
+ * - `Transpose` of a matrix ([1, 0]): the stock kernel walks the output with strided reads that miss the cache on
+ *   large matrices (a [1024, 256] transpose took 2.1 ms, 8 ns per element; one per dense-layer weight gradient).
+ *   Tiled copies instead (0.9 ms). Other permutations stay stock: it is as fast as JS there or faster
+ *   ([0, 2, 1] of [32, 128, 128]; [1, 0, 2] with 16-float runs).
+ * - `Sum` over leading axes (bias and LayerNorm γ/β gradients): the stock kernel first transposes the reduced axes
+ *   to the end (a [1024, 1024] bias gradient took 9 ms). Here: rows accumulated into a float64 buffer.
+ * - `GatherV2` on axis 0 without batch dims (embedding lookups): row copies instead of a per-element loop.
+ * - `Identity` shares the input's buffer (reference-counted, as the cpu backend and wasm's own Reshape do) instead
+ *   of copying it: TF.js clones every tensor a custom gradient saves, ~800 copies per GroupBERT step.
+ * Other cases go to the stock kernels.
+ *
  * Rule for heap views: `backend.makeOutput()` may grow wasm memory, which detaches every existing view, so each
  * output is allocated *before* the views of it and of the inputs are taken.
  *
@@ -22,7 +33,7 @@ type KernelFunc = tf.KernelConfig['kernelFunc'];
 type KernelArgs = Parameters<KernelFunc>[0];
 
 const PATCH_MARK = Symbol.for('convbert-studio.wasm-kernel-patch');
-export const PATCHED_WASM_KERNELS = ['Slice', 'SplitV', 'Unpack', 'UnsortedSegmentSum', 'OneHot'] as const;
+export const PATCHED_WASM_KERNELS = ['Slice', 'SplitV', 'Unpack', 'UnsortedSegmentSum', 'OneHot', 'Transpose', 'Sum', 'GatherV2', 'Identity'] as const;
 export type PatchedKernelName = (typeof PATCHED_WASM_KERNELS)[number];
 
 /** Stock kernel configs replaced by a patch (undefined when the stock backend had none). */
@@ -183,12 +194,122 @@ function makeOneHot(stockOneHot: KernelFunc | undefined): KernelFunc {
   };
 }
 
+/** Tiled 2-D transpose of the R×C matrix at src[so…] into dst[do…] (C×R). */
+function transposeMatrix(src: TypedArray, so: number, R: number, C: number, dst: TypedArray, dO: number): void {
+  const T = 32;
+  for (let r0 = 0; r0 < R; r0 += T) {
+    const r1 = Math.min(R, r0 + T);
+    for (let c0 = 0; c0 < C; c0 += T) {
+      const c1 = Math.min(C, c0 + T);
+      for (let c = c0; c < c1; c++) {
+        const o = dO + c * R;
+        for (let r = r0; r < r1; r++) dst[o + r] = src[so + r * C + c]!;
+      }
+    }
+  }
+}
+
+function makeTranspose(stockTranspose: KernelFunc | undefined): KernelFunc {
+  return (args: KernelArgs) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { perm } = args.attrs as unknown as { perm: number[] };
+    const s = x.shape;
+    const key = perm.join(',');
+    const fast = x.dtype !== 'string' && x.dtype !== 'complex64' && key === '1,0';
+    if (!fast || !stockTranspose) {
+      if (!stockTranspose) throw new Error('Transpose: no stock kernel');
+      return stockTranspose(args);
+    }
+    const backend = args.backend as BackendWasm;
+    const out = backend.makeOutput(perm.map((p) => s[p]!), x.dtype); // views after this
+    const xv = heap(backend, x);
+    const ov = heap(backend, out);
+    transposeMatrix(xv, 0, s[0]!, s[1]!, ov, 0);
+    return out;
+  };
+}
+
+function makeSum(stockSum: KernelFunc | undefined): KernelFunc {
+  return (args: KernelArgs) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    const rank = x.shape.length;
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+    const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
+    if (!leading || x.dtype !== 'float32' || !stockSum) {
+      if (!stockSum) throw new Error('Sum: no stock kernel');
+      return stockSum(args);
+    }
+    const kept = x.shape.slice(axes.length);
+    const inner = tf.util.sizeFromShape(kept);
+    const rows = tf.util.sizeFromShape(x.shape) / inner;
+    const backend = args.backend as BackendWasm;
+    const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), ...kept] : kept, 'float32');
+    const xv = heap(backend, x);
+    const ov = heap(backend, out);
+    const acc = new Float64Array(inner);
+    let r = 0;
+    for (; r + 4 <= rows; r += 4) {
+      // Four rows per pass over the accumulator: 2.3× faster than one.
+      const o0 = r * inner;
+      const o1 = o0 + inner;
+      const o2 = o1 + inner;
+      const o3 = o2 + inner;
+      for (let j = 0; j < inner; j++) acc[j]! += xv[o0 + j]! + xv[o1 + j]! + (xv[o2 + j]! + xv[o3 + j]!);
+    }
+    for (; r < rows; r++) {
+      const o = r * inner;
+      for (let j = 0; j < inner; j++) acc[j]! += xv[o + j]!;
+    }
+    ov.set(acc);
+    return out;
+  };
+}
+
+function makeGatherV2(stockGather: KernelFunc | undefined): KernelFunc {
+  return (args: KernelArgs) => {
+    const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+    const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
+    const ax = tf.util.parseAxisParam(axis, x.shape)[0]!;
+    if (ax !== 0 || (batchDims ?? 0) !== 0 || x.dtype === 'string' || x.shape.length < 1 || !stockGather) {
+      if (!stockGather) throw new Error('GatherV2: no stock kernel');
+      return stockGather(args);
+    }
+    const V = x.shape[0]!;
+    const inner = tf.util.sizeFromShape(x.shape.slice(1));
+    const backend = args.backend as BackendWasm;
+    const out = backend.makeOutput([...indices.shape, ...x.shape.slice(1)], x.dtype);
+    const xv = heap(backend, x);
+    const ov = heap(backend, out);
+    const ids = heap(backend, indices);
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (id < 0 || id >= V) throw new Error(`GatherV2: index ${id} is not in [0, ${V - 1}]`);
+      ov.set(xv.subarray(id * inner, (id + 1) * inner), i * inner);
+    }
+    return out;
+  };
+}
+
+function makeIdentity(stockIdentity: KernelFunc | undefined): KernelFunc {
+  return (args: KernelArgs) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    if (x.dtype === 'string' && stockIdentity) return stockIdentity(args);
+    (args.backend as BackendWasm).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+}
+
 const factories: Record<PatchedKernelName, (stockFn: KernelFunc | undefined) => KernelFunc> = {
   Slice: makeSlice,
   SplitV: makeSplitV,
   Unpack: makeUnpack,
   UnsortedSegmentSum: () => unsortedSegmentSum,
   OneHot: makeOneHot,
+  Transpose: makeTranspose,
+  Sum: makeSum,
+  GatherV2: makeGatherV2,
+  Identity: makeIdentity,
 };
 
 function isPatched(config: tf.KernelConfig | undefined): boolean {

@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { AttentionModule } from '../spec/resolve';
 import { attention, customOp, dense, keyMaskBias, zerosFor } from '../ops';
-import { p1opt, p2, type ForwardContext } from './common';
+import { denseShared, p1opt, p2, type ForwardContext } from './common';
 
 /** Per (b, h) blocks [T, dh] of x [B, T, H·dh], b-major. */
 function headBlocks(x: tf.Tensor, H: number): tf.Tensor2D[] {
@@ -106,10 +106,7 @@ export function attentionCoreDropout(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tenso
 }
 
 export function attentionModule(ctx: ForwardContext, prefix: string, m: AttentionModule, u: tf.Tensor3D, where: { layer: number; module: string }): tf.Tensor3D {
-  const proj = (name: string) => dense(u, p2(ctx, `${prefix}/${name}/kernel`), p1opt(ctx, `${prefix}/${name}/bias`)) as tf.Tensor3D;
-  const q = proj('query');
-  const k = proj('key');
-  const v = proj('value');
+  const [q, k, v] = denseShared(ctx, u, ['query', 'key', 'value'].map((n) => `${prefix}/${n}`)) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
   const [B, T] = u.shape;
   let context: tf.Tensor3D;
   const keep = ctx.dropout.keepMask([B, m.heads, T, T], ctx.model.attentionDropout);

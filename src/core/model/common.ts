@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { mixSeed } from '../data/rng';
-import { gelu, swish } from '../ops';
+import { dense, gelu, swish } from '../ops';
 import type { ResolvedModel } from '../spec/resolve';
 import type { Params } from './params';
 
@@ -77,3 +77,18 @@ export const p2 = (ctx: ForwardContext, name: string) => ctx.params.get(name) as
 export const p3 = (ctx: ForwardContext, name: string) => ctx.params.get(name) as tf.Tensor3D;
 /** An optional parameter (a bias that the spec may turn off). */
 export const p1opt = (ctx: ForwardContext, name: string) => (ctx.params.has(name) ? (ctx.params.get(name) as tf.Tensor1D) : undefined);
+
+/**
+ * Several dense projections of one input (attention's query/key/value, the GLU's value and gate) as one matMul on
+ * the concatenated kernels, split afterwards: the backward pass transposes u once and runs one weight-gradient
+ * product instead of one per projection. The parameters stay separate; the maths is the same. Projections with
+ * and without biases mixed fall back to one dense each.
+ */
+export function denseShared(ctx: ForwardContext, u: tf.Tensor, prefixes: string[]): tf.Tensor[] {
+  const kernels = prefixes.map((p) => p2(ctx, `${p}/kernel`));
+  const biases = prefixes.map((p) => p1opt(ctx, `${p}/bias`));
+  const withBias = biases.every((b) => b !== undefined);
+  if (prefixes.length === 1 || (!withBias && biases.some((b) => b !== undefined))) return prefixes.map((_, i) => dense(u, kernels[i]!, biases[i]));
+  const y = dense(u, tf.concat(kernels, 1) as tf.Tensor2D, withBias ? (tf.concat(biases as tf.Tensor1D[], 0) as tf.Tensor1D) : undefined);
+  return tf.split(y, kernels.map((k) => k.shape[1]), -1);
+}

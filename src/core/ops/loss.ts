@@ -3,7 +3,7 @@
  * (softmax − one-hot). Works on logits [N, V] directly: no one-hot label tensor to build and keep per step.
  */
 import * as tf from '@tensorflow/tfjs';
-import { customOp, zerosFor } from './custom';
+import { customOp, expNonPositive, zerosFor } from './custom';
 
 /**
  * One-hot rows as float32. Not `tf.oneHot(…, 'float32')`: the wasm OneHot kernel (4.22.0) ignores the dtype and
@@ -15,7 +15,9 @@ function oneHotF32(labels: tf.Tensor, depth: number): tf.Tensor {
 
 const ceOp = customOp<[tf.Tensor2D, tf.Tensor1D, tf.Tensor1D]>(([logits, labels, weights], save) => {
   const V = logits.shape[1];
-  const lse = tf.logSumExp(logits, -1); // [N]
+  // logsumexp over the rows (tf.logSumExp's formulation, with the exponentials from expNonPositive). [N]
+  const max = tf.max(logits, -1, true);
+  const lse = tf.add(tf.log(tf.sum(expNonPositive(tf.sub(logits, max)), -1)), tf.reshape(max, [-1]));
   const picked = tf.sum(tf.mul(logits, oneHotF32(labels, V)), -1);
   const total = tf.sum(weights);
   const denom = tf.where(tf.greater(total, 0), total, tf.onesLike(total)); // all weights 0 → loss 0
@@ -23,7 +25,7 @@ const ceOp = customOp<[tf.Tensor2D, tf.Tensor1D, tf.Tensor1D]>(([logits, labels,
   return {
     value: tf.div(tf.sum(tf.mul(tf.sub(lse, picked), weights)), denom),
     gradFunc: (dy, [logits, labels, weights, lse, denom]) => {
-      const p = tf.exp(tf.sub(logits!, tf.expandDims(lse!, -1)));
+      const p = expNonPositive(tf.sub(logits!, tf.expandDims(lse!, -1)));
       const coef = tf.expandDims(tf.mul(tf.div(weights!, denom!), dy), -1);
       return [tf.mul(tf.sub(p, oneHotF32(labels!, V)), coef), zerosFor(labels!), zerosFor(weights!)];
     },
