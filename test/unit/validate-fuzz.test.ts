@@ -13,23 +13,11 @@ import { DIAGNOSTIC_CODES } from '../../src/core/spec/diagnostics';
 import { MODULE_KINDS } from '../../src/core/spec/schema';
 import { PRESET_NAMES } from '../../src/core/spec/preset-names';
 import { MAX_DIAGNOSTICS, validateSpecText } from '../../src/core/spec/validate';
+import { naivePosition } from './text-positions';
 
 const SEED = 20240611;
 const RUNS = 250;
 
-/** Line/character of an offset, counted naively; `\r\n`, `\n` and `\r` end lines. */
-function naivePosition(text: string, offset: number): { line: number; character: number } {
-  let line = 0;
-  let start = 0;
-  for (let i = 0; i < offset; i++) {
-    const c = text[i];
-    if (c === '\n' || (c === '\r' && text[i + 1] !== '\n')) {
-      line++;
-      start = i + 1;
-    }
-  }
-  return { line, character: offset - start };
-}
 
 /** Validates and checks the invariants; returns the result for further checks. */
 function check(text: string, options?: { memoryBudgetMiB?: number }) {

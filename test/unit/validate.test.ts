@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { DIAGNOSTIC_CODES, closestMatch, formatIndexList, nearestDivisors, nearestMultiples, type Diagnostic } from '../../src/core/spec/diagnostics';
 import { resolveSpec } from '../../src/core/spec/resolve';
 import { MAX_DIAGNOSTICS, formatDiagnostic, validateSpecText, type ValidationResult } from '../../src/core/spec/validate';
+import { naivePosition } from './text-positions';
 
 const VALID = 'test/fixtures/valid';
 const INVALID = 'test/fixtures/invalid';
@@ -28,19 +29,6 @@ interface Expected {
   message: string;
 }
 
-/** Line and character of an offset, counted naively (independent of the validator's LineIndex). */
-function naivePosition(text: string, offset: number): { line: number; character: number } {
-  let line = 0;
-  let start = 0;
-  for (let i = 0; i < offset; i++) {
-    const c = text[i];
-    if (c === '\n' || (c === '\r' && text[i + 1] !== '\n')) {
-      line++;
-      start = i + 1;
-    }
-  }
-  return { line, character: offset - start };
-}
 
 function assertWellFormed(text: string, result: ValidationResult): void {
   assert.ok(result.diagnostics.length <= MAX_DIAGNOSTICS, `at most ${MAX_DIAGNOSTICS} diagnostics`);
