@@ -1,19 +1,10 @@
 /** Data for the dashboard tests: loss histories, real cost reports, and probes with known structure. */
+import { mulberry32 as rng } from '../../src/core/data/rng';
 import { computeCost } from '../../src/core/cost';
 import { resolveSpec } from '../../src/core/spec/resolve';
 import type { CostEntry, MetricPoint, ProbeLayer, ProbeMessage, RunSeries } from '../../src/protocol/webview';
 
-/** A small deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 /** A noisy decaying training loss at steps 1…n, validation every `evalEvery` steps. */
 export function lossPoints(n: number, seed: number, { evalEvery = 100, floor = 2, scale = 8, tau = 400 } = {}): MetricPoint[] {

@@ -14,6 +14,7 @@
  * rounding of `maskRate × count` (at least 1, at most `maxPredictions`) is chosen uniformly; each becomes [MASK]
  * with probability 0.8, a random ordinary token with 0.1, and stays unchanged with 0.1.
  */
+import type { Batch } from './batches';
 import type { Rng } from './rng';
 import type { TokenizedCorpus } from './tokenized';
 import type { SpecialIds } from './wordpiece';
@@ -154,15 +155,7 @@ export function buildEpochPlan(corpus: TokenizedCorpus, docs: Int32Array, cfg: E
 }
 
 /** Where one example is written: row `row` of the batch arrays. */
-export interface ExampleRows {
-  inputIds: Int32Array;
-  tokenTypeIds: Int32Array;
-  attentionMask: Int32Array;
-  maskedPositions: Int32Array;
-  maskedLabels: Int32Array;
-  maskedWeights: Float32Array;
-  nspLabels?: Int32Array;
-}
+export type ExampleRows = Omit<Batch, 'batchSize' | 'sequenceLength' | 'maxPredictions'>;
 
 /**
  * Writes plan entry `i` as row `row`: tokens, segment ids, attention mask, then masks it. Draws the random-next

@@ -10,19 +10,10 @@
  * the larger of the two values, floored at a tenth of ‖g‖ for directions and a hundredth of max|g| for
  * coordinates, so components that are nearly zero are not judged on float32 noise alone.
  */
+import { mulberry32 as seededRandom } from '../data/rng';
 import * as tf from '@tensorflow/tfjs';
 
-/** mulberry32: a small, fast, seeded PRNG. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /** n standard normal samples (Box–Muller) from `rand`. */
 export function normals(n: number, rand: () => number, scale = 1): Float32Array {
