@@ -4,7 +4,7 @@
  * of the same two models in PyTorch on the CPU (bench/reference/model_torch.py). Not a test: it prints figures.
  *
  *   npm run bench:train [-- --steps N] [--warmup N] [--micro B] [--accumulation N] [--cpu] [--no-torch]
- *                        [--only bert|groupbert] [--backends wasm,wasm-1,tfjs-node,tfjs-node-gpu,cpu]
+ *                        [--only bert|groupbert] [--backends wasm,wasm-1,wasm-stock,tfjs-node,tfjs-node-gpu,cpu]
  *
  * Each (model, backend) runs in its own child process (the wasm build and its thread count are per process, and
  * peak RSS is per process). A child builds the real masked-LM job (src/core/train/mlm-job.ts) on random token
@@ -51,6 +51,8 @@ interface BackendConfig {
   id: string;
   preference: 'wasm' | 'cpu' | 'tfjs-node' | 'tfjs-node-gpu';
   threads?: number;
+  /** wasm: run without our SIMD kernels (the stock and JS-patched kernels only), for a before/after in one run. */
+  stockKernels?: boolean;
 }
 
 const ALL_BACKENDS: BackendConfig[] = [
@@ -58,6 +60,7 @@ const ALL_BACKENDS: BackendConfig[] = [
   { id: 'tfjs-node', preference: 'tfjs-node' },
   { id: 'wasm', preference: 'wasm', threads: Math.max(1, Math.min(8, os.availableParallelism())) },
   { id: 'wasm-1', preference: 'wasm', threads: 1 },
+  { id: 'wasm-stock', preference: 'wasm', threads: Math.max(1, Math.min(8, os.availableParallelism())), stockKernels: true },
   { id: 'cpu', preference: 'cpu' },
 ];
 
@@ -69,7 +72,7 @@ const OPENBLAS_DIR = '/usr/lib/x86_64-linux-gnu/openblas-pthread';
 const TSX = require.resolve('tsx');
 
 function parseArgs(argv: string[]): Settings {
-  const s: Settings = { steps: 4, warmup: 1, micro: 8, accumulation: 2, cpu: false, torch: true, backends: ALL_BACKENDS.filter((b) => b.id !== 'cpu') };
+  const s: Settings = { steps: 4, warmup: 1, micro: 8, accumulation: 2, cpu: false, torch: true, backends: ALL_BACKENDS.filter((b) => b.id !== 'cpu' && b.id !== 'wasm-stock') };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -165,7 +168,7 @@ interface WorkerResult {
 }
 
 async function worker(req: WorkerRequest): Promise<WorkerResult> {
-  const [{ loadBackend, describeBackend }, { createMlmJob }, { allocateBatch }, { Rng }] = await Promise.all([
+  const [{ loadBackend, describeBackend, setSimdKernelsEnabled }, { createMlmJob }, { allocateBatch }, { Rng }] = await Promise.all([
     import('../src/core/backend'),
     import('../src/core/train/mlm-job'),
     import('../src/core/data'),
@@ -182,6 +185,7 @@ async function worker(req: WorkerRequest): Promise<WorkerResult> {
     const why = report.tried.find((t) => t.name === 'wasm-threads')?.reason;
     return { arch: req.arch, backend: req.backend.id, skipped: `asked for ${req.backend.threads} wasm threads, got ${report.threads ?? 1}${why ? ` (${why})` : ''}` };
   }
+  if (req.backend.stockKernels) setSimdKernelsEnabled(false);
   const spec = benchSpec(req.arch, req);
   const t = spec.training;
   const nsp = spec.model.heads.nsp;
@@ -226,7 +230,7 @@ async function worker(req: WorkerRequest): Promise<WorkerResult> {
     return {
       arch: req.arch,
       backend: req.backend.id,
-      description: describeBackend(report),
+      description: describeBackend(report) + (req.backend.stockKernels ? ', stock kernels' : ''),
       params: info.parameterCount,
       tokensPerStep: info.tokensPerStep,
       flopsPerStep: info.flopsPerStep ?? 0,

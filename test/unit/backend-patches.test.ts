@@ -1,5 +1,5 @@
 /**
- * The wasm kernel patches give exactly the stock kernels' results (Slice, SplitV, Unpack over ranks 1–5,
+ * The wasm kernel patches give exactly the stock kernels' results (Slice, SplitV, Unpack over ranks 1–5, Concat and Pack,
  * contiguous and strided blocks, float32/int32/bool, empty pieces; Transpose, Sum over leading axes, GatherV2 on axis 0), UnsortedSegmentSum and OneHot match the cpu
  * backend, and apply/remove are idempotent.
  */
@@ -69,6 +69,19 @@ function battery(): Result[] {
     push(tf.gather(ramp([6, 4]), tf.tensor1d([3, 0], 'int32'), 1));
     // Identity (clone) of float32, int32 and bool.
     push([tf.clone(ramp([3, 4])), tf.clone(ramp([5], 'int32')), tf.clone(ramp([2, 2], 'bool'))]);
+    // Concat and Pack along every axis, mixed widths, an empty piece, int32 and bool.
+    push(tf.concat([ramp([3, 4, 5]), ramp([3, 2, 5])], 1));
+    push(tf.concat([ramp([6, 4]), ramp([6, 7]), ramp([6, 1]), ramp([6, 0])], 1));
+    push(tf.concat([ramp([2, 3]), ramp([5, 3])], 0));
+    push(tf.concat([ramp([2, 3, 4], 'int32'), ramp([2, 3, 6], 'int32')], -1));
+    push(tf.concat([ramp([2, 5], 'bool'), ramp([2, 3], 'bool')], 1));
+    push(tf.stack([ramp([4, 6]), ramp([4, 6]), ramp([4, 6])], 0));
+    push(tf.stack([ramp([4, 6]), ramp([4, 6]), ramp([4, 6])], 1));
+    push(tf.stack([ramp([4, 6], 'int32'), ramp([4, 6], 'int32')], 2));
+    push(tf.stack([ramp([3], 'bool'), ramp([3], 'bool')], 1));
+    // Slices that need the outer-axis loop (two strided axes) and whole-vector runs.
+    push(tf.slice(ramp([4, 6, 8, 12]), [1, 2, 0, 4], [2, 3, 8, 8]));
+    push(tf.slice(ramp([3, 16, 32]), [0, 4, 8], [3, 8, 16]));
     push(tf.unstack(ramp([3, 4, 5]), 1));
     push(tf.unstack(ramp([3, 4, 5]), -1));
     push(tf.unstack(ramp([3, 4], 'bool'), 1));
@@ -85,7 +98,7 @@ describe('wasm kernel patches', () => {
     removeWasmKernelPatches();
     assert.deepEqual(wasmKernelPatchesApplied(), []);
     const stock = battery();
-    assert.equal(applyWasmKernelPatches().length, 9);
+    assert.equal(applyWasmKernelPatches().length, 11);
     const patched = battery();
     assert.equal(patched.length, stock.length);
     patched.forEach((p, i) => assert.deepEqual(p, stock[i], `case ${i}`));
@@ -170,8 +183,8 @@ describe('wasm kernel patches', () => {
     removeWasmKernelPatches();
     assert.equal(tf.getKernel('UnsortedSegmentSum', 'wasm'), undefined);
     assert.ok(tf.getKernel('Slice', 'wasm'));
-    assert.equal(applyWasmKernelPatches().length, 9);
-    assert.equal(wasmKernelPatchesApplied().length, 9);
+    assert.equal(applyWasmKernelPatches().length, 11);
+    assert.equal(wasmKernelPatchesApplied().length, 11);
   });
 
   it('copyBlock handles scalars, full tensors and merged trailing runs', () => {

@@ -25,6 +25,8 @@ export {
   type PatchedKernelName,
 } from './wasm-patches';
 export type { ThreadedWasmInit, ThreadedWasmResult, WasmThreadsApi } from './wasm-threads';
+export { FUSED_KERNELS, fusedKernelsAvailable, registerFusedWasmKernels } from './fused-kernels';
+export { setSimdKernelsEnabled, simdKernelsEnabled } from './simd';
 
 export type BackendPreference = 'auto' | 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
 export type BackendChoice = Exclude<BackendPreference, 'auto'>;

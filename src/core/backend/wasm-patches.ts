@@ -3,16 +3,20 @@
  *
  * - `Slice`, `SplitV`, `Unpack`: the stock kernels call `backend.readSync(x)`, which copies the *whole* input out
  *   of the wasm heap on every call (an unstack of 64 pieces copies the tensor 64 times). These versions copy only
- *   the requested block, straight from heap view to heap view.
+ *   the requested block, straight from heap to heap: with the SIMD module's `copy_rows` (./simd) one call per
+ *   strided run of rows, else typed-array copies per run.
+ * - `Concat`, `Pack`: the stock kernels copy one `subarray` per (row, input) in JS (4,096 copies to concatenate four
+ *   [1024, 256] blocks along the last axis); with the SIMD module one `copy_rows` call per input. Stock otherwise.
  * - `UnsortedSegmentSum`: missing from the wasm backend, so the gradient of `tf.gather` fails there. A plain JS
  *   implementation over heap views.
  * - `OneHot` with a non-int32 dtype: the stock kernel ignores the dtype and writes int32 bit patterns, so
  *   `tf.oneHot(ids, n, 1, 0, 'float32')` reads back 1.4e-45 for 1. Int32 requests still go to the stock kernel.
  *
- * - `Transpose` of a matrix ([1, 0]): the stock kernel walks the output with strided reads that miss the cache on
- *   large matrices (a [1024, 256] transpose took 2.1 ms, 8 ns per element; one per dense-layer weight gradient).
- *   Tiled copies instead (0.9 ms). Other permutations stay stock: it is as fast as JS there or faster
- *   ([0, 2, 1] of [32, 128, 128]; [1, 0, 2] with 16-float runs).
+ * - `Transpose`: the stock kernel walks the output with strided reads that miss the cache on large matrices (a
+ *   [1024, 256] transpose took 2.1 ms, 8 ns per element; one per dense-layer weight gradient). With the SIMD
+ *   kernels (./simd), batches of matrices ([…, 1, 0] permutations) go through 4×4 register blocks and [1, 0, …]
+ *   through row copies (0.3 ms for [1024, 256]); without them, a matrix is transposed in tiled JS copies (0.9 ms).
+ *   Other permutations stay stock.
  * - `Sum` over leading axes (bias and LayerNorm γ/β gradients): the stock kernel first transposes the reduced axes
  *   to the end (a [1024, 1024] bias gradient took 9 ms). Here: rows accumulated into a float64 buffer.
  * - `GatherV2` on axis 0 without batch dims (embedding lookups): row copies instead of a per-element loop.
@@ -27,13 +31,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { heapOffset, simdKernels, type SimdKernels } from './simd';
 
 type TypedArray = Float32Array | Int32Array | Uint8Array;
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 type KernelArgs = Parameters<KernelFunc>[0];
 
 const PATCH_MARK = Symbol.for('convbert-studio.wasm-kernel-patch');
-export const PATCHED_WASM_KERNELS = ['Slice', 'SplitV', 'Unpack', 'UnsortedSegmentSum', 'OneHot', 'Transpose', 'Sum', 'GatherV2', 'Identity'] as const;
+export const PATCHED_WASM_KERNELS = ['Slice', 'SplitV', 'Unpack', 'UnsortedSegmentSum', 'OneHot', 'Transpose', 'Sum', 'GatherV2', 'Identity', 'Concat', 'Pack'] as const;
 export type PatchedKernelName = (typeof PATCHED_WASM_KERNELS)[number];
 
 /** Stock kernel configs replaced by a patch (undefined when the stock backend had none). */
@@ -90,10 +95,112 @@ export function copyBlock(
   }
 }
 
+const BYTES: Partial<Record<tf.DataType, number>> = { float32: 4, int32: 4, bool: 1 };
+
+/**
+ * copyBlock on the SIMD module (heap offsets in bytes, `bytes` per element): the innermost strided axis becomes one
+ * `copy_rows` call, the axes outside it a loop here.
+ */
+function copyBlockSimd(k: SimdKernels, src: number, shape: readonly number[], begin: readonly number[], size: readonly number[], dst: number, bytes: number): void {
+  const rank = shape.length;
+  if (size.some((s) => s === 0)) return;
+  if (rank === 0) {
+    k.copy_rows(src, 0, dst, 0, 1, bytes);
+    return;
+  }
+  const strides = tf.util.computeStrides(shape as number[]);
+  const stride = (i: number) => (i === rank - 1 ? 1 : strides[i]!);
+  let d = rank - 1;
+  let run = size[d]!;
+  while (d > 0 && size[d] === shape[d]) {
+    d--;
+    run *= size[d]!;
+  }
+  let base = 0;
+  for (let i = 0; i <= d; i++) base += begin[i]! * stride(i);
+  if (d === 0) {
+    k.copy_rows(src + base * bytes, 0, dst, 0, 1, run * bytes);
+    return;
+  }
+  const rows = size[d - 1]!;
+  const outer = d - 1; // axes 0 … d−2 are walked here
+  const idx = new Array<number>(outer).fill(0);
+  let out = dst;
+  for (let n = tf.util.sizeFromShape(size.slice(0, outer) as number[]); n > 0; n--) {
+    let off = base;
+    for (let i = 0; i < outer; i++) off += idx[i]! * stride(i);
+    k.copy_rows(src + off * bytes, stride(d - 1) * bytes, out, run * bytes, rows, run * bytes);
+    out += rows * run * bytes;
+    for (let i = outer - 1; i >= 0; i--) {
+      if (++idx[i]! < size[i]!) break;
+      idx[i] = 0;
+    }
+  }
+}
+
 function sliceBlock(backend: BackendWasm, x: tf.TensorInfo, begin: number[], size: number[], outShape = size) {
   const out = backend.makeOutput(outShape, x.dtype); // may grow memory: views after this
-  if (tf.util.sizeFromShape(size) > 0) copyBlock(heap(backend, x), x.shape, begin, size, heap(backend, out));
+  if (tf.util.sizeFromShape(size) === 0) return out;
+  const simd = BYTES[x.dtype] ? simdKernels(backend) : undefined;
+  if (simd) copyBlockSimd(simd, heapOffset(backend, x), x.shape, begin, size, heapOffset(backend, out), BYTES[x.dtype]!);
+  else copyBlock(heap(backend, x), x.shape, begin, size, heap(backend, out));
   return out;
+}
+
+/**
+ * Concatenation along `axis` on the SIMD module: input i is a [batch, inner_i] matrix placed at column offset
+ * Σ inner_<i of the [batch, Σ inner] output, one `copy_rows` call per input. Undefined where it does not apply.
+ */
+function concatSimd(backend: BackendWasm, inputs: tf.TensorInfo[], axis: number, outShape: number[]): tf.TensorInfo | undefined {
+  const dtype = inputs[0]!.dtype;
+  const bytes = BYTES[dtype];
+  const simd = bytes && inputs.every((t) => t.dtype === dtype) ? simdKernels(backend) : undefined;
+  if (!simd || !bytes) return undefined;
+  const out = backend.makeOutput(outShape, dtype);
+  const batch = tf.util.sizeFromShape(outShape.slice(0, axis));
+  const inners = inputs.map((t) => tf.util.sizeFromShape(t.shape.slice(axis)));
+  const total = inners.reduce((a, b) => a + b, 0);
+  if (batch === 0 || total === 0) return out;
+  let col = 0;
+  const base = heapOffset(backend, out);
+  inputs.forEach((t, i) => {
+    const inner = inners[i]!;
+    if (inner > 0) simd.copy_rows(heapOffset(backend, t), inner * bytes, base + col * bytes, total * bytes, batch, inner * bytes);
+    col += inner;
+  });
+  return out;
+}
+
+function makeConcat(stockConcat: KernelFunc | undefined): KernelFunc {
+  return (args: KernelArgs) => {
+    const inputs = args.inputs as unknown as tf.TensorInfo[];
+    const axis = tf.util.parseAxisParam((args.attrs as unknown as { axis: number }).axis, inputs[0]!.shape)[0]!;
+    const shapes = inputs.map((t) => t.shape);
+    tf.backend_util.assertParamsConsistent(shapes, axis);
+    const out = inputs.length > 1 ? concatSimd(args.backend as BackendWasm, inputs, axis, tf.backend_util.computeOutShape(shapes, axis)) : undefined;
+    if (out) return out;
+    if (!stockConcat) throw new Error('Concat: no stock kernel');
+    return stockConcat(args);
+  };
+}
+
+function makePack(stockPack: KernelFunc | undefined): KernelFunc {
+  return (args: KernelArgs) => {
+    const inputs = args.inputs as unknown as tf.TensorInfo[];
+    const first = inputs[0]!;
+    let { axis } = args.attrs as unknown as { axis: number };
+    if (axis < 0) axis += first.shape.length + 1;
+    const same = inputs.every((t) => t.dtype === first.dtype && t.shape.length === first.shape.length && t.shape.every((d, i) => d === first.shape[i]));
+    if (inputs.length > 1 && same) {
+      // Stacking along `axis` is concatenating the inputs viewed with a 1 inserted there.
+      const expanded = inputs.map((t) => ({ ...t, shape: [...t.shape.slice(0, axis), 1, ...t.shape.slice(axis)] }));
+      const outShape = [...first.shape.slice(0, axis), inputs.length, ...first.shape.slice(axis)];
+      const out = concatSimd(args.backend as BackendWasm, expanded, axis, outShape);
+      if (out) return out;
+    }
+    if (!stockPack) throw new Error('Pack: no stock kernel');
+    return stockPack(args);
+  };
 }
 
 function makeSlice(stockSlice: KernelFunc | undefined): KernelFunc {
@@ -209,18 +316,42 @@ function transposeMatrix(src: TypedArray, so: number, R: number, C: number, dst:
   }
 }
 
+/**
+ * The SIMD kernels' shape of a permutation, when it has one: the last two axes swapped (a batch of matrix
+ * transposes) or the first two swapped with the rest kept (runs of the trailing elements).
+ */
+function simdTransposeCase(shape: readonly number[], perm: readonly number[]): { kind: 'matrices'; batch: number; rows: number; cols: number } | { kind: 'leading'; a: number; b: number; run: number } | undefined {
+  const r = perm.length;
+  if (r < 2) return undefined;
+  if (perm.every((p, i) => (i < r - 2 ? p === i : p === (i === r - 2 ? r - 1 : r - 2)))) {
+    return { kind: 'matrices', batch: tf.util.sizeFromShape(shape.slice(0, -2) as number[]), rows: shape[r - 2]!, cols: shape[r - 1]! };
+  }
+  if (perm[0] === 1 && perm[1] === 0 && perm.every((p, i) => i < 2 || p === i)) {
+    return { kind: 'leading', a: shape[0]!, b: shape[1]!, run: tf.util.sizeFromShape(shape.slice(2) as number[]) };
+  }
+  return undefined;
+}
+
 function makeTranspose(stockTranspose: KernelFunc | undefined): KernelFunc {
   return (args: KernelArgs) => {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const { perm } = args.attrs as unknown as { perm: number[] };
     const s = x.shape;
-    const key = perm.join(',');
-    const fast = x.dtype !== 'string' && x.dtype !== 'complex64' && key === '1,0';
+    const backend = args.backend as BackendWasm;
+    const simd = x.dtype === 'float32' || x.dtype === 'int32' ? simdKernels(backend) : undefined;
+    const simdCase = simd ? simdTransposeCase(s, perm) : undefined;
+    if (simd && simdCase) {
+      const out = backend.makeOutput(perm.map((p) => s[p]!), x.dtype);
+      const [src, dst] = [heapOffset(backend, x), heapOffset(backend, out)];
+      if (simdCase.kind === 'matrices') simd.transpose(src, dst, simdCase.batch, simdCase.rows, simdCase.cols);
+      else simd.swap_leading(src, dst, simdCase.a, simdCase.b, simdCase.run);
+      return out;
+    }
+    const fast = x.dtype !== 'string' && x.dtype !== 'complex64' && perm.join(',') === '1,0';
     if (!fast || !stockTranspose) {
       if (!stockTranspose) throw new Error('Transpose: no stock kernel');
       return stockTranspose(args);
     }
-    const backend = args.backend as BackendWasm;
     const out = backend.makeOutput(perm.map((p) => s[p]!), x.dtype); // views after this
     const xv = heap(backend, x);
     const ov = heap(backend, out);
@@ -310,6 +441,8 @@ const factories: Record<PatchedKernelName, (stockFn: KernelFunc | undefined) => 
   Sum: makeSum,
   GatherV2: makeGatherV2,
   Identity: makeIdentity,
+  Concat: makeConcat,
+  Pack: makePack,
 };
 
 function isPatched(config: tf.KernelConfig | undefined): boolean {

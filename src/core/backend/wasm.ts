@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { nodeRequire } from './resolver';
+import { registerFusedWasmKernels } from './fused-kernels';
 import { applyWasmKernelPatches } from './wasm-patches';
 import { initThreadedWasmNode, type ThreadedWasmInit, type WasmThreadsApi } from './wasm-threads';
 
@@ -77,6 +78,7 @@ export async function initWasm(opts: WasmInitOptions): Promise<WasmInitResult> {
   if (wasmReady()) {
     if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend was initialised but cannot be selected');
     applyWasmKernelPatches();
+    registerFusedWasmKernels();
     return { threads: wasm.getThreadsCount(), simd, reused: true };
   }
   if (!pathsSet) {
@@ -106,6 +108,7 @@ export async function initWasm(opts: WasmInitOptions): Promise<WasmInitResult> {
   });
   if (!ok) throw new Error('the wasm backend failed to initialise (see the TF.js warning above)');
   applyWasmKernelPatches();
+  registerFusedWasmKernels();
   const threads = wasm.getThreadsCount();
   if (opts.threads > 1 && threads > 1 && threads < opts.threads) {
     opts.log(`wasm: asked for ${opts.threads} threads, XNNPACK uses ${threads}`);

@@ -3,7 +3,10 @@
  * stock compositions keep every intermediate), plus GLU.
  */
 import * as tf from '@tensorflow/tfjs';
+import { FUSED_KERNELS, fusedKernelsAvailable } from '../backend/fused-kernels';
 import { customOp, expNonPositive } from './custom';
+
+const run = (name: string, inputs: tf.NamedTensorMap) => tf.engine().runKernel(name, inputs) as tf.Tensor | tf.Tensor[];
 
 const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
@@ -12,7 +15,13 @@ const GELU_C = 0.044715;
 
 // Φ(x) is kept from the forward pass: the wasm Erf kernel is a scalar loop (~5–8 ms per 1M elements, as much as
 // all the other element-wise ops of the gradient together), and Φ is the one intermediate the gradient needs.
+// On wasm with the SIMD kernels, forward and backward are one fused pass each.
 const geluErf = customOp<[tf.Tensor]>(([x], save) => {
+  if (fusedKernelsAvailable(x.size)) {
+    const [y, cdf] = run(FUSED_KERNELS.gelu, { x }) as [tf.Tensor, tf.Tensor];
+    save([x, cdf]);
+    return { value: y, gradFunc: (dy, [x, cdf]) => [run(FUSED_KERNELS.geluGrad, { dy, x: x!, cdf: cdf! }) as tf.Tensor] };
+  }
   const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, SQRT1_2))));
   save([x, cdf]);
   return {
@@ -49,6 +58,9 @@ export function gelu(x: tf.Tensor, form: GeluForm = 'erf'): tf.Tensor {
 
 const swishOp = customOp<[tf.Tensor]>(([x], save) => {
   save([x]);
+  if (fusedKernelsAvailable(x.size)) {
+    return { value: run(FUSED_KERNELS.swish, { x }) as tf.Tensor, gradFunc: (dy, [x]) => [run(FUSED_KERNELS.swishGrad, { dy, x: x! }) as tf.Tensor] };
+  }
   return {
     value: tf.mul(x, tf.sigmoid(x)),
     gradFunc: (dy, [x]) => {

@@ -42,13 +42,14 @@ export function explicitTransposes(): boolean {
   return tf.getBackend() === 'wasm';
 }
 
-/** aᵀ·b for a [K, M], b [K, N] → [M, N]. */
+/**
+ * aᵀ·b for a [K, M], b [K, N] → [M, N]. On wasm a is transposed: XNNPACK packs the right operand of every new
+ * tensor, and packing b costs K·N against K·N + K·M + M·N for transposing b and the result around a·… (measured:
+ * a conv weight gradient [1024, 112]ᵀ·[1024, 16] takes 0.30 ms this way, 0.54 ms the other).
+ */
 export function matMulTN(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   if (!explicitTransposes()) return tf.matMul(a, b, true, false);
-  const [K, M] = a.shape;
-  const N = b.shape[1];
-  // Transpose whichever side moves fewer elements: a (K·M) or b plus the result (K·N + M·N).
-  return K * M <= K * N + M * N ? tf.matMul(tf.transpose(a), b) : tf.transpose(tf.matMul(tf.transpose(b), a) as tf.Tensor2D);
+  return tf.matMul(tf.transpose(a), b);
 }
 
 /** a·bᵀ for a [M, K], b [N, K] → [M, N]. */

@@ -7,6 +7,7 @@
  * the op's inputs (the conv's im2col buffer is rebuilt in the backward pass unless `saveIm2col` asks to keep it).
  */
 import * as tf from '@tensorflow/tfjs';
+import { FUSED_KERNELS, fusedKernelsAvailable } from '../backend/fused-kernels';
 import { customOp, explicitTransposes, lastDim, matMulNT, matMulTN } from './custom';
 import { dense } from './dense';
 
@@ -113,18 +114,26 @@ function perGroup(t: tf.Tensor3D): tf.Tensor2D[] {
   return t.shape[0] === 1 ? [t.reshape([t.shape[1], t.shape[2]])] : (tf.unstack(t) as tf.Tensor2D[]);
 }
 
-/** Per-group [B·T, ·] matrices → [B, T, G·n], the inverse of the split in `groupsOf`. */
+/** im2col per group as G matrices [B·T, K·Cg]: one fused kernel on wasm with the SIMD kernels. */
+function im2colGroups(x: tf.Tensor3D, K: number, before: number, after: number, G: number): tf.Tensor2D[] {
+  if (fusedKernelsAvailable()) {
+    const cols = tf.engine().runKernel(FUSED_KERNELS.im2col, { x }, { kernelSize: K, before, groups: G });
+    return (Array.isArray(cols) ? cols : [cols]) as tf.Tensor2D[];
+  }
+  return perGroup(im2colGrouped(x, K, before, after, G));
+}
+
+/** Per-group [B·T, n] matrices → [B, T, G·n], the inverse of `groupsOf`. */
 function fromGroups(ys: tf.Tensor2D[], B: number, T: number): tf.Tensor3D {
   const n = ys[0]!.shape[1];
-  if (ys.length === 1) return ys[0]!.reshape([B, T, n]);
-  return tf.transpose(tf.stack(ys), [1, 0, 2]).reshape([B, T, ys.length * n]);
+  return (ys.length === 1 ? ys[0]! : tf.concat(ys, 1)).reshape([B, T, ys.length * n]);
 }
 
 /** [B, T, G·n] → G matrices [B·T, n]. */
 function groupsOf(y: tf.Tensor, G: number): tf.Tensor2D[] {
   const [B, T, C] = y.shape as [number, number, number];
-  if (G === 1) return [y.reshape([B * T, C])];
-  return tf.unstack(tf.transpose(y.reshape([B * T, G, C / G]), [1, 0, 2])) as tf.Tensor2D[];
+  const y2 = y.reshape([B * T, C]) as tf.Tensor2D;
+  return G === 1 ? [y2] : (tf.split(y2, G, 1) as tf.Tensor2D[]);
 }
 
 /** The forward computation from im2col matrices. W [G, K·Cin_g, Cout_g]. */
@@ -138,7 +147,7 @@ function convFromCols(cols: tf.Tensor2D[], W: tf.Tensor3D, B: number, T: number)
 }
 
 function convForward(x: tf.Tensor3D, W: tf.Tensor3D, K: number, before: number, after: number): tf.Tensor3D {
-  return convFromCols(perGroup(im2colGrouped(x, K, before, after, W.shape[0])), W, x.shape[0], x.shape[1]);
+  return convFromCols(im2colGroups(x, K, before, after, W.shape[0]), W, x.shape[0], x.shape[1]);
 }
 
 /**
@@ -154,16 +163,16 @@ function flipKernel(W: tf.Tensor3D, K: number): tf.Tensor3D {
 function makeConvOp(K: number, before: number, after: number, saveIm2col: boolean) {
   return customOp<[tf.Tensor3D, tf.Tensor3D]>(([x, W], save) => {
     const G = W.shape[0];
-    const grouped = im2colGrouped(x, K, before, after, G);
+    const cols = im2colGroups(x, K, before, after, G);
     // Without saveIm2col only x (alive anyway) and W stay on the tape.
-    save(saveIm2col ? [x, W, grouped] : [x, W]);
+    save(saveIm2col ? [x, W, ...cols] : [x, W]);
     return {
-      value: convFromCols(perGroup(grouped), W, x.shape[0], x.shape[1]),
-      gradFunc: (dy, [x, W, saved]) => {
+      value: convFromCols(cols, W, x.shape[0], x.shape[1]),
+      gradFunc: (dy, [x, W, ...saved]) => {
         const dx = convForward(dy as tf.Tensor3D, flipKernel(W as tf.Tensor3D, K), K, after, before);
-        const cols = perGroup((saved as tf.Tensor3D | undefined) ?? im2colGrouped(x as tf.Tensor3D, K, before, after, G));
+        const cs = saved.length > 0 ? (saved as tf.Tensor2D[]) : im2colGroups(x as tf.Tensor3D, K, before, after, G);
         const dys = groupsOf(dy, G);
-        const dW = tf.stack(cols.map((c, g) => matMulTN(c, dys[g]!)));
+        const dW = tf.stack(cs.map((c, g) => matMulTN(c, dys[g]!)));
         return [dx, dW];
       },
     };

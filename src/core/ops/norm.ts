@@ -4,10 +4,23 @@
  * intermediates per call, and memory is what limits batch size on wasm.
  */
 import * as tf from '@tensorflow/tfjs';
+import { FUSED_KERNELS, fusedKernelsAvailable } from '../backend/fused-kernels';
 import { customOp } from './custom';
+
+/** One fused pass each way on wasm with the SIMD kernels (rows whose length is a multiple of 4). */
+function fusedLayerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number, save: (t: tf.Tensor[]) => void) {
+  const [y, mean, rstd] = tf.engine().runKernel(FUSED_KERNELS.layerNorm, { x, gamma, beta }, { eps }) as tf.Tensor[];
+  save([x, gamma, mean!, rstd!]);
+  return {
+    value: y!,
+    gradFunc: (dy: tf.Tensor, [x, gamma, mean, rstd]: tf.Tensor[]) =>
+      tf.engine().runKernel(FUSED_KERNELS.layerNormGrad, { dy, x: x!, gamma: gamma!, mean: mean!, rstd: rstd! }) as tf.Tensor[],
+  };
+}
 
 function makeLayerNorm(eps: number) {
   return customOp<[tf.Tensor, tf.Tensor1D, tf.Tensor1D]>(([x, gamma, beta], save) => {
+    if (gamma.shape[0] % 4 === 0 && fusedKernelsAvailable(x.size)) return fusedLayerNorm(x, gamma, beta, eps, save);
     const mean = tf.mean(x, -1, true);
     const xc = tf.sub(x, mean);
     const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), eps));

@@ -1,0 +1,116 @@
+/**
+ * Fused kernels of our own for the wasm backend, on the SIMD module (./simd): erf-GELU and swish with their
+ * gradients, layer normalisation forward and backward, and the per-group im2col of the grouped convolution
+ * (one pass instead of pad → K slices → stack → transpose → unstack). Each replaces 5–12 stock kernel calls (and their
+ * full-size intermediates) with one pass; the stock Erf and Exp kernels are scalar loops besides.
+ *
+ * They are ordinary TF.js kernels (`tf.engine().runKernel(name, inputs, attrs)`), so scopes, disposal and
+ * profiling treat them like any other. core/ops calls them through `fusedKernelsAvailable` and keeps the
+ * stock composition wherever they are not (other backends, SIMD kernels off, sizes not a multiple of 4).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { heapOffset, simdKernels, type SimdKernels } from './simd';
+
+type KernelFunc = tf.KernelConfig['kernelFunc'];
+type KernelArgs = Parameters<KernelFunc>[0];
+
+export const FUSED_KERNELS = {
+  gelu: 'ConvbertGelu',
+  geluGrad: 'ConvbertGeluGrad',
+  swish: 'ConvbertSwish',
+  swishGrad: 'ConvbertSwishGrad',
+  layerNorm: 'ConvbertLayerNorm',
+  layerNormGrad: 'ConvbertLayerNormGrad',
+  im2col: 'ConvbertIm2col',
+} as const;
+
+function setup(args: KernelArgs): { b: BackendWasm; k: SimdKernels; at: (t: tf.TensorInfo) => number } {
+  const b = args.backend as BackendWasm;
+  const k = simdKernels(b);
+  if (!k) throw new Error(`${FUSED_KERNELS.gelu}…: the wasm SIMD kernels are not available (check fusedKernelsAvailable first)`);
+  return { b, k, at: (t) => heapOffset(b, t) };
+}
+
+const size = (t: tf.TensorInfo) => tf.util.sizeFromShape(t.shape);
+
+const kernels: Record<keyof typeof FUSED_KERNELS, KernelFunc> = {
+  gelu: (args) => {
+    const { b, k, at } = setup(args);
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const y = b.makeOutput(x.shape, 'float32');
+    const cdf = b.makeOutput(x.shape, 'float32');
+    k.gelu(at(x), at(y), at(cdf), size(x));
+    return [y, cdf];
+  },
+  geluGrad: (args) => {
+    const { b, k, at } = setup(args);
+    const { dy, x, cdf } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo; cdf: tf.TensorInfo };
+    const dx = b.makeOutput(x.shape, 'float32');
+    k.gelu_grad(at(dy), at(x), at(cdf), at(dx), size(x));
+    return dx;
+  },
+  swish: (args) => {
+    const { b, k, at } = setup(args);
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const y = b.makeOutput(x.shape, 'float32');
+    k.swish(at(x), at(y), size(x));
+    return y;
+  },
+  swishGrad: (args) => {
+    const { b, k, at } = setup(args);
+    const { dy, x } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
+    const dx = b.makeOutput(x.shape, 'float32');
+    k.swish_grad(at(dy), at(x), at(dx), size(x));
+    return dx;
+  },
+  layerNorm: (args) => {
+    const { b, k, at } = setup(args);
+    const { x, gamma, beta } = args.inputs as { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
+    const { eps } = args.attrs as unknown as { eps: number };
+    const h = x.shape[x.shape.length - 1]!;
+    const rowShape = [...x.shape.slice(0, -1), 1];
+    const y = b.makeOutput(x.shape, 'float32');
+    const mean = b.makeOutput(rowShape, 'float32');
+    const rstd = b.makeOutput(rowShape, 'float32');
+    k.layernorm(at(x), at(gamma), at(beta), at(y), at(mean), at(rstd), size(x) / h, h, eps);
+    return [y, mean, rstd];
+  },
+  layerNormGrad: (args) => {
+    const { b, k, at } = setup(args);
+    const { dy, x, gamma, mean, rstd } = args.inputs as Record<'dy' | 'x' | 'gamma' | 'mean' | 'rstd', tf.TensorInfo>;
+    const h = x.shape[x.shape.length - 1]!;
+    const dx = b.makeOutput(x.shape, 'float32');
+    const dgamma = b.makeOutput([h], 'float32');
+    const dbeta = b.makeOutput([h], 'float32');
+    k.layernorm_grad(at(dy), at(x), at(gamma), at(mean), at(rstd), at(dx), at(dgamma), at(dbeta), size(x) / h, h);
+    return [dx, dgamma, dbeta];
+  },
+  im2col: (args) => {
+    const { b, k, at } = setup(args);
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { kernelSize: K, before, groups: G } = args.attrs as unknown as { kernelSize: number; before: number; groups: number };
+    const [B, T, C] = x.shape as [number, number, number];
+    const Cg = C / G;
+    const cols = Array.from({ length: G }, () => b.makeOutput([B * T, K * Cg], 'float32'));
+    cols.forEach((c, g) => k.im2col(at(x), at(c), B, T, C, g, Cg, K, before));
+    return cols;
+  },
+};
+
+/** Register the fused kernels for 'wasm' (idempotent). */
+export function registerFusedWasmKernels(): void {
+  for (const [key, name] of Object.entries(FUSED_KERNELS) as [keyof typeof FUSED_KERNELS, string][]) {
+    if (!tf.getKernel(name, 'wasm')) tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: kernels[key] });
+  }
+}
+
+/**
+ * Whether the fused kernels can run on the active backend for tensors of `elements` floats (the SIMD loops take
+ * whole vectors of 4).
+ */
+export function fusedKernelsAvailable(elements = 0): boolean {
+  if (elements % 4 !== 0 || tf.getBackend() !== 'wasm') return false;
+  if (!tf.getKernel(FUSED_KERNELS.gelu, 'wasm')) return false;
+  return simdKernels(tf.backend() as BackendWasm) !== undefined;
+}
