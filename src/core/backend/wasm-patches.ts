@@ -18,7 +18,8 @@
  *   through row copies (0.3 ms for [1024, 256]); without them, a matrix is transposed in tiled JS copies (0.9 ms).
  *   Other permutations stay stock.
  * - `Sum` over leading axes (bias and LayerNorm γ/β gradients): the stock kernel first transposes the reduced axes
- *   to the end (a [1024, 1024] bias gradient took 9 ms). Here: rows accumulated into a float64 buffer.
+ *   to the end (a [1024, 1024] bias gradient took 9 ms). Here: the SIMD module's `sum_rows` (float32, four rows
+ *   per pass) where rows are whole vectors, else rows accumulated into a float64 buffer in JS.
  * - `GatherV2` on axis 0 without batch dims (embedding lookups): row copies instead of a per-element loop.
  * - `Identity` shares the input's buffer (reference-counted, as the cpu backend and wasm's own Reshape do) instead
  *   of copying it: TF.js clones every tensor a custom gradient saves, ~800 copies per GroupBERT step.
@@ -376,6 +377,11 @@ function makeSum(stockSum: KernelFunc | undefined): KernelFunc {
     const rows = tf.util.sizeFromShape(x.shape) / inner;
     const backend = args.backend as BackendWasm;
     const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), ...kept] : kept, 'float32');
+    const simd = inner % 4 === 0 && inner > 0 ? simdKernels(backend) : undefined;
+    if (simd) {
+      simd.sum_rows(heapOffset(backend, x), heapOffset(backend, out), rows, inner);
+      return out;
+    }
     const xv = heap(backend, x);
     const ov = heap(backend, out);
     const acc = new Float64Array(inner);

@@ -8,12 +8,14 @@
  *   AdamW: w ← w − η·u
  *   LAMB:  w ← w − η·r·u, r = ‖w‖/‖u‖ per tensor   r = 1 when either norm is 0, and for LayerNorm γ/β and biases
  *
+ * On wasm with the SIMD kernels an AdamW update is one fused pass per variable (core/backend/fused-kernels).
  * One update runs inside `tf.tidy` and reads one number back (the global gradient norm, which is reported and
  * which decides whether the step is applied at all: a non-finite norm skips the update, leaving weights and
  * moments as they were). Not done: the per-Q/K/V-block trust ratio of a fused qkv kernel (the reference splits
  * it; a model with separate q/k/v kernels gets the same result).
  */
 import * as tf from '@tensorflow/tfjs';
+import { FUSED_KERNELS, fusedKernelsAvailable, type AdamWAttrs } from '../backend/fused-kernels';
 import type { ResolvedTraining } from '../spec/resolve';
 import { checkHostTensor, toHostTensor, type HostTensor, type HostTensorMap } from './tensors';
 
@@ -155,6 +157,14 @@ export class Optimizer {
     const c2 = biasCorrection ? 1 - Math.pow(beta2, t) : 1;
     tf.tidy(() => {
       for (const [slot, rawGrad] of pairs) {
+        if (type === 'adamw' && rawGrad.dtype === 'float32' && fusedKernelsAvailable(rawGrad.size)) {
+          const attrs: AdamWAttrs = { lr: learningRate, beta1, beta2, epsilon, c1, c2, decay: slot.decay ? weightDecay : 0, scale: clipScale };
+          const [w, m, v] = tf.engine().runKernel(FUSED_KERNELS.adamw, { w: slot.variable, g: rawGrad, m: slot.m, v: slot.v }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+          slot.m.assign(m!);
+          slot.v.assign(v!);
+          slot.variable.assign(w!);
+          continue;
+        }
         const g = clipScale === 1 ? rawGrad.toFloat() : tf.mul(rawGrad.toFloat(), clipScale);
         const m = tf.add(tf.mul(slot.m, beta1), tf.mul(g, 1 - beta1));
         const v = tf.add(tf.mul(slot.v, beta2), tf.mul(tf.square(g), 1 - beta2));

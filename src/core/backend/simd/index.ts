@@ -21,6 +21,11 @@ export interface SimdKernels {
   /** Strides and run in bytes. */
   copy_rows(src: number, srcStride: number, dst: number, dstStride: number, rows: number, run: number): void;
   im2col(x: number, dst: number, B: number, T: number, C: number, g: number, Cg: number, K: number, before: number): void;
+  sum_rows(src: number, dst: number, rows: number, cols: number): void;
+  adamw(
+    w: number, g: number, m: number, v: number, w2: number, m2: number, v2: number, n: number,
+    lr: number, beta1: number, beta2: number, eps: number, c1: number, c2: number, decay: number, scale: number,
+  ): void;
 }
 
 /** The parts of the WebAssembly JS API used here (the core compiles without the DOM lib, which declares them). */

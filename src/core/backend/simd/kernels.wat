@@ -438,4 +438,98 @@
             (br $over_t)))
         (local.set $b (i32.add (local.get $b) (i32.const 1)))
         (br $over_b))))
+;; dst[j] = Σ_r src[r, j] for src [rows, cols] (cols a multiple of 4): four rows per pass over the accumulator.
+  (func (export "sum_rows") (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32)
+    (local $cb i32) (local $j i32) (local $r4 i32) (local $r i32) (local $p i32)
+    (local.set $cb (i32.shl (local.get $cols) (i32.const 2)))
+    (memory.fill (local.get $dst) (i32.const 0) (local.get $cb))
+    (local.set $r4 (i32.and (local.get $rows) (i32.const -4)))
+    (block $quads_done
+      (loop $quad
+        (br_if $quads_done (i32.ge_u (local.get $r) (local.get $r4)))
+        (local.set $p (i32.add (local.get $src) (i32.mul (local.get $r) (local.get $cb))))
+        (local.set $j (i32.const 0))
+        (block $cols_done
+          (loop $col
+            (br_if $cols_done (i32.ge_u (local.get $j) (local.get $cb)))
+            (v128.store (i32.add (local.get $dst) (local.get $j))
+              (f32x4.add
+                (v128.load (i32.add (local.get $dst) (local.get $j)))
+                (f32x4.add
+                  (f32x4.add
+                    (v128.load (i32.add (local.get $p) (local.get $j)))
+                    (v128.load (i32.add (i32.add (local.get $p) (local.get $cb)) (local.get $j))))
+                  (f32x4.add
+                    (v128.load (i32.add (i32.add (local.get $p) (i32.shl (local.get $cb) (i32.const 1))) (local.get $j)))
+                    (v128.load (i32.add (i32.add (local.get $p) (i32.mul (local.get $cb) (i32.const 3))) (local.get $j)))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $col)))
+        (local.set $r (i32.add (local.get $r) (i32.const 4)))
+        (br $quad)))
+    (block $rest_done
+      (loop $rest
+        (br_if $rest_done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $p (i32.add (local.get $src) (i32.mul (local.get $r) (local.get $cb))))
+        (local.set $j (i32.const 0))
+        (block $cols_done
+          (loop $col
+            (br_if $cols_done (i32.ge_u (local.get $j) (local.get $cb)))
+            (v128.store (i32.add (local.get $dst) (local.get $j))
+              (f32x4.add (v128.load (i32.add (local.get $dst) (local.get $j))) (v128.load (i32.add (local.get $p) (local.get $j)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $col)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rest))))
+
+  ;; One AdamW step over n weights (n a multiple of 4), written to new buffers:
+  ;;   g' = s·g;  m' = β1·m + (1−β1)·g';  v' = β2·v + (1−β2)·g'²;  w' = w − η·(m'/c1 / (√(v'/c2) + ε) + λ·w)
+  ;; with s the gradient scale (clipping), c1 and c2 the bias corrections (1 when off), λ the weight decay.
+  (func (export "adamw") (param $w i32) (param $g i32) (param $m i32) (param $v i32)
+    (param $w2 i32) (param $m2 i32) (param $v2 i32) (param $n i32)
+    (param $lr f32) (param $beta1 f32) (param $beta2 f32) (param $eps f32) (param $c1 f32) (param $c2 f32)
+    (param $decay f32) (param $scale f32)
+    (local $end i32) (local $gv v128) (local $mv v128) (local $vv v128) (local $wv v128)
+    (local $b1 v128) (local $nb1 v128) (local $b2 v128) (local $nb2 v128) (local $ic1 v128) (local $ic2 v128)
+    (local $ep v128) (local $lam v128) (local $eta v128) (local $s v128)
+    (local.set $b1 (f32x4.splat (local.get $beta1)))
+    (local.set $nb1 (f32x4.splat (f32.sub (f32.const 1) (local.get $beta1))))
+    (local.set $b2 (f32x4.splat (local.get $beta2)))
+    (local.set $nb2 (f32x4.splat (f32.sub (f32.const 1) (local.get $beta2))))
+    (local.set $ic1 (f32x4.splat (f32.div (f32.const 1) (local.get $c1))))
+    (local.set $ic2 (f32x4.splat (f32.div (f32.const 1) (local.get $c2))))
+    (local.set $ep (f32x4.splat (local.get $eps)))
+    (local.set $lam (f32x4.splat (local.get $decay)))
+    (local.set $eta (f32x4.splat (local.get $lr)))
+    (local.set $s (f32x4.splat (local.get $scale)))
+    (local.set $end (i32.add (local.get $w) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $w) (local.get $end)))
+        (local.set $gv (f32x4.mul (v128.load (local.get $g)) (local.get $s)))
+        (local.set $mv (f32x4.add (f32x4.mul (v128.load (local.get $m)) (local.get $b1)) (f32x4.mul (local.get $gv) (local.get $nb1))))
+        (local.set $vv
+          (f32x4.add
+            (f32x4.mul (v128.load (local.get $v)) (local.get $b2))
+            (f32x4.mul (f32x4.mul (local.get $gv) (local.get $gv)) (local.get $nb2))))
+        (local.set $wv (v128.load (local.get $w)))
+        (v128.store (local.get $m2) (local.get $mv))
+        (v128.store (local.get $v2) (local.get $vv))
+        (v128.store (local.get $w2)
+          (f32x4.sub
+            (local.get $wv)
+            (f32x4.mul
+              (local.get $eta)
+              (f32x4.add
+                (f32x4.div
+                  (f32x4.mul (local.get $mv) (local.get $ic1))
+                  (f32x4.add (f32x4.sqrt (f32x4.mul (local.get $vv) (local.get $ic2))) (local.get $ep)))
+                (f32x4.mul (local.get $lam) (local.get $wv))))))
+        (local.set $w (i32.add (local.get $w) (i32.const 16)))
+        (local.set $g (i32.add (local.get $g) (i32.const 16)))
+        (local.set $m (i32.add (local.get $m) (i32.const 16)))
+        (local.set $v (i32.add (local.get $v) (i32.const 16)))
+        (local.set $w2 (i32.add (local.get $w2) (i32.const 16)))
+        (local.set $m2 (i32.add (local.get $m2) (i32.const 16)))
+        (local.set $v2 (i32.add (local.get $v2) (i32.const 16)))
+        (br $next))))
 )
