@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import * as os from 'node:os';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { loadBackend, type BackendReport } from '../../src/core/backend';
-import { attention, dense, groupedConv1d, randn } from '../../src/core/ops';
+import { FUSED_KERNELS, fusedKernelsAvailable, loadBackend, type BackendReport } from '../../src/core/backend';
+import { attention, dense, gelu, groupedConv1d, layerNorm, randn } from '../../src/core/ops';
 
 let report: BackendReport;
 const realCpus = os.cpus().length;
@@ -43,7 +43,7 @@ describe('threaded wasm in Node', () => {
     assert.equal(URL.createObjectURL, realCreateObjectURL);
   });
 
-  it('computes what the cpu backend computes (a large matMul, dense/conv/attention fwd+bwd)', async () => {
+  it('computes what the cpu backend computes (a large matMul, dense/conv/GELU/LayerNorm/attention fwd+bwd), with the SIMD kernels on its shared memory', async () => {
     const run = () =>
       tf.tidy(() => {
         const a = randn([256, 192], 1);
@@ -53,13 +53,18 @@ describe('threaded wasm in Node', () => {
         const cw = randn([4, 7 * 16, 16], 5, 0.2);
         const loss = (x: tf.Tensor, w: tf.Tensor, cw: tf.Tensor) => {
           const h = groupedConv1d(x as tf.Tensor3D, cw as tf.Tensor3D, { kernelSize: 7, channelsPerGroup: 16, padding: 'same' });
-          const y = dense(h, w as tf.Tensor2D) as tf.Tensor3D;
+          const n = layerNorm(gelu(h), tf.ones([64]) as tf.Tensor1D, tf.zeros([64]) as tf.Tensor1D);
+          const y = dense(n, w as tf.Tensor2D) as tf.Tensor3D;
           return tf.sum(tf.square(attention(y, y, y, null, 4)));
         };
         const grads = tf.grads(loss)([x, w, cw]);
         return [tf.matMul(a, b), loss(x, w, cw), ...grads].map((t) => Float32Array.from(t.dataSync()));
       });
     const onWasm = run();
+    // The SIMD kernels imported the threaded build's shared memory and ran (im2col, GELU, LayerNorm).
+    assert.equal(fusedKernelsAvailable(), true);
+    const kernels = (await tf.profile(() => void run())).kernels.map((k) => k.name);
+    for (const name of [FUSED_KERNELS.im2col, FUSED_KERNELS.gelu, FUSED_KERNELS.layerNorm]) assert.ok(kernels.includes(name), `${name} did not run`);
     await tf.setBackend('cpu');
     const onCpu = run();
     await tf.setBackend('wasm');
