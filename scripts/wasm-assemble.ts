@@ -15,7 +15,7 @@ const SHARED_IMPORT = '(import "env" "memory" (memory 1 65536 shared)) ;; MEMORY
 
 async function assemble(name: string, text: string): Promise<Uint8Array> {
   const wabt = await initWabt();
-  const features = { simd: true, threads: true, bulk_memory: true };
+  const features = { simd: true, threads: true };
   const module = wabt.parseWat(name, text, features);
   try {
     module.resolveNames();

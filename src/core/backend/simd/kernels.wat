@@ -82,6 +82,40 @@
       (v128.const f32x4 1 1 1 1)
       (f32x4.add (v128.const f32x4 1 1 1 1) (call $exp4 (f32x4.neg (local.get $x))))))
 
+  ;; Copy / zero n bytes: v128 moves, then single bytes for the tail. (memory.copy and memory.fill are much slower
+  ;; on the threaded build's shared memory, where V8 cannot use a plain memmove.)
+  (func $copy_bytes (param $dst i32) (param $src i32) (param $n i32)
+    (local $j i32) (local $n16 i32)
+    (local.set $n16 (i32.and (local.get $n) (i32.const -16)))
+    (block $vectors_done
+      (loop $vector
+        (br_if $vectors_done (i32.ge_u (local.get $j) (local.get $n16)))
+        (v128.store (i32.add (local.get $dst) (local.get $j)) (v128.load (i32.add (local.get $src) (local.get $j))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $vector)))
+    (block $bytes_done
+      (loop $byte
+        (br_if $bytes_done (i32.ge_u (local.get $j) (local.get $n)))
+        (i32.store8 (i32.add (local.get $dst) (local.get $j)) (i32.load8_u (i32.add (local.get $src) (local.get $j))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $byte))))
+
+  (func $zero_bytes (param $dst i32) (param $n i32)
+    (local $j i32) (local $n16 i32)
+    (local.set $n16 (i32.and (local.get $n) (i32.const -16)))
+    (block $vectors_done
+      (loop $vector
+        (br_if $vectors_done (i32.ge_u (local.get $j) (local.get $n16)))
+        (v128.store (i32.add (local.get $dst) (local.get $j)) (v128.const i32x4 0 0 0 0))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $vector)))
+    (block $bytes_done
+      (loop $byte
+        (br_if $bytes_done (i32.ge_u (local.get $j) (local.get $n)))
+        (i32.store8 (i32.add (local.get $dst) (local.get $j)) (i32.const 0))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $byte))))
+
   ;; ---------------------------------------------------------------------------------------------------------
   ;; Element-wise (n a multiple of 4)
 
@@ -216,8 +250,8 @@
     (local $sg v128) (local $sgx v128) (local $a v128) (local $c v128) (local $invh f32)
     (local.set $hb (i32.shl (local.get $h) (i32.const 2)))
     (local.set $invh (f32.div (f32.const 1) (f32.convert_i32_u (local.get $h))))
-    (memory.fill (local.get $dgamma) (i32.const 0) (local.get $hb))
-    (memory.fill (local.get $dbeta) (i32.const 0) (local.get $hb))
+    (call $zero_bytes (local.get $dgamma) (local.get $hb))
+    (call $zero_bytes (local.get $dbeta) (local.get $hb))
     (block $rows_done
       (loop $row
         (br_if $rows_done (i32.eqz (local.get $rows)))
@@ -358,7 +392,7 @@
         (block $b_done
           (loop $over_b
             (br_if $b_done (i32.ge_u (local.get $b) (local.get $B)))
-            (memory.copy
+            (call $copy_bytes
               (i32.add (local.get $dst) (i32.mul (i32.add (i32.mul (local.get $b) (local.get $A)) (local.get $a)) (local.get $run)))
               (local.get $src)
               (local.get $run))
@@ -367,37 +401,19 @@
             (br $over_b)))
         (local.set $a (i32.add (local.get $a) (i32.const 1)))
         (br $over_a))))
-;; dst + r·dstStride ← src + r·srcStride, `run` bytes, for r < rows (slices, splits, concatenations, stacks).
-  ;; Runs that are whole vectors and short go through a v128 loop; others through memory.copy (empty ones too).
+  ;; dst + r·dstStride ← src + r·srcStride, `run` bytes, for r < rows (slices, splits, concatenations, stacks).
   (func (export "copy_rows") (param $src i32) (param $srcStride i32) (param $dst i32) (param $dstStride i32)
     (param $rows i32) (param $run i32)
-    (local $j i32)
-    (if (i32.and
-          (i32.eqz (i32.and (local.get $run) (i32.const 15)))
-          (i32.lt_u (i32.sub (local.get $run) (i32.const 1)) (i32.const 1023))) ;; 0 < run < 1024
-      (then
-        (block $done
-          (loop $row
-            (br_if $done (i32.eqz (local.get $rows)))
-            (local.set $j (i32.const 0))
-            (loop $vec
-              (v128.store (i32.add (local.get $dst) (local.get $j)) (v128.load (i32.add (local.get $src) (local.get $j))))
-              (local.set $j (i32.add (local.get $j) (i32.const 16)))
-              (br_if $vec (i32.lt_u (local.get $j) (local.get $run))))
-            (local.set $src (i32.add (local.get $src) (local.get $srcStride)))
-            (local.set $dst (i32.add (local.get $dst) (local.get $dstStride)))
-            (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
-            (br $row))))
-      (else
-        (block $done
-          (loop $row
-            (br_if $done (i32.eqz (local.get $rows)))
-            (memory.copy (local.get $dst) (local.get $src) (local.get $run))
-            (local.set $src (i32.add (local.get $src) (local.get $srcStride)))
-            (local.set $dst (i32.add (local.get $dst) (local.get $dstStride)))
-            (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
-            (br $row))))))
-;; im2col of one channel group of x [B, T, C] for a 1-D convolution with K taps and `before` zeros of padding
+    (block $done
+      (loop $row
+        (br_if $done (i32.eqz (local.get $rows)))
+        (call $copy_bytes (local.get $dst) (local.get $src) (local.get $run))
+        (local.set $src (i32.add (local.get $src) (local.get $srcStride)))
+        (local.set $dst (i32.add (local.get $dst) (local.get $dstStride)))
+        (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+        (br $row))))
+
+  ;; im2col of one channel group of x [B, T, C] for a 1-D convolution with K taps and `before` zeros of padding
   ;; before the sequence (and as many after as reach past its end): dst [B·T, K·Cg] whose row b·T + t holds, for
   ;; k = 0 … K−1, channels g·Cg … g·Cg + Cg − 1 of x[b, t + k − before] (zeros outside 0 … T−1).
   (func (export "im2col") (param $x i32) (param $dst i32) (param $B i32) (param $T i32) (param $C i32)
@@ -429,8 +445,8 @@
                         (v128.store (i32.add (local.get $dst) (local.get $j)) (v128.load (i32.add (local.get $src) (local.get $j))))
                         (local.set $j (i32.add (local.get $j) (i32.const 16)))
                         (br_if $copy (i32.lt_u (local.get $j) (local.get $run)))))
-                    (else (memory.copy (local.get $dst) (local.get $src) (local.get $run)))))
-                (else (memory.fill (local.get $dst) (i32.const 0) (local.get $run))))
+                    (else (call $copy_bytes (local.get $dst) (local.get $src) (local.get $run)))))
+                (else (call $zero_bytes (local.get $dst) (local.get $run))))
               (local.set $dst (i32.add (local.get $dst) (local.get $run)))
               (local.set $k (i32.add (local.get $k) (i32.const 1)))
               (br_if $over_k (i32.lt_u (local.get $k) (local.get $K))))
@@ -438,11 +454,11 @@
             (br $over_t)))
         (local.set $b (i32.add (local.get $b) (i32.const 1)))
         (br $over_b))))
-;; dst[j] = Σ_r src[r, j] for src [rows, cols] (cols a multiple of 4): four rows per pass over the accumulator.
+  ;; dst[j] = Σ_r src[r, j] for src [rows, cols] (cols a multiple of 4): four rows per pass over the accumulator.
   (func (export "sum_rows") (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32)
     (local $cb i32) (local $j i32) (local $r4 i32) (local $r i32) (local $p i32)
     (local.set $cb (i32.shl (local.get $cols) (i32.const 2)))
-    (memory.fill (local.get $dst) (i32.const 0) (local.get $cb))
+    (call $zero_bytes (local.get $dst) (local.get $cb))
     (local.set $r4 (i32.and (local.get $rows) (i32.const -4)))
     (block $quads_done
       (loop $quad
