@@ -1,5 +1,5 @@
 /**
- * The wasm kernel patches give exactly the stock kernels' results (Slice, SplitV, Unpack over ranks 1–5, Concat and Pack,
+ * The wasm kernel patches give exactly the stock kernels' results (Slice, SplitV, Unpack over ranks 1–5, Concat, Pack and Reverse,
  * contiguous and strided blocks, float32/int32/bool, empty pieces; Transpose, Sum over leading axes, GatherV2 on axis 0), UnsortedSegmentSum and OneHot match the cpu
  * backend, and apply/remove are idempotent.
  */
@@ -79,6 +79,12 @@ function battery(): Result[] {
     push(tf.stack([ramp([4, 6]), ramp([4, 6]), ramp([4, 6])], 1));
     push(tf.stack([ramp([4, 6], 'int32'), ramp([4, 6], 'int32')], 2));
     push(tf.stack([ramp([3], 'bool'), ramp([3], 'bool')], 1));
+    // Reverse along one non-last axis (patched) and along the last / several axes (stock).
+    push(tf.reverse(ramp([2, 7, 3, 4]), 1));
+    push(tf.reverse(ramp([5, 3]), 0));
+    push(tf.reverse(ramp([4, 6], 'int32'), 0));
+    push(tf.reverse(ramp([3, 5]), 1));
+    push(tf.reverse(ramp([3, 4, 5]), [0, 2]));
     // Slices that need the outer-axis loop (two strided axes) and whole-vector runs.
     push(tf.slice(ramp([4, 6, 8, 12]), [1, 2, 0, 4], [2, 3, 8, 8]));
     push(tf.slice(ramp([3, 16, 32]), [0, 4, 8], [3, 8, 16]));
@@ -98,7 +104,7 @@ describe('wasm kernel patches', () => {
     removeWasmKernelPatches();
     assert.deepEqual(wasmKernelPatchesApplied(), []);
     const stock = battery();
-    assert.equal(applyWasmKernelPatches().length, 11);
+    assert.equal(applyWasmKernelPatches().length, 12);
     const patched = battery();
     assert.equal(patched.length, stock.length);
     patched.forEach((p, i) => assert.deepEqual(p, stock[i], `case ${i}`));
@@ -183,8 +189,8 @@ describe('wasm kernel patches', () => {
     removeWasmKernelPatches();
     assert.equal(tf.getKernel('UnsortedSegmentSum', 'wasm'), undefined);
     assert.ok(tf.getKernel('Slice', 'wasm'));
-    assert.equal(applyWasmKernelPatches().length, 11);
-    assert.equal(wasmKernelPatchesApplied().length, 11);
+    assert.equal(applyWasmKernelPatches().length, 12);
+    assert.equal(wasmKernelPatchesApplied().length, 12);
   });
 
   it('copyBlock handles scalars, full tensors and merged trailing runs', () => {

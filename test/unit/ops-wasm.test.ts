@@ -65,7 +65,7 @@ async function compare(name: string, make: Case): Promise<void> {
 before(async () => {
   const report = await loadBackend('wasm', { threads: 1 });
   assert.equal(report.name, 'wasm');
-  assert.deepEqual(wasmKernelPatchesApplied().sort(), ['Concat', 'GatherV2', 'Identity', 'OneHot', 'Pack', 'Slice', 'SplitV', 'Sum', 'Transpose', 'Unpack', 'UnsortedSegmentSum'].sort());
+  assert.deepEqual(wasmKernelPatchesApplied().sort(), ['Concat', 'GatherV2', 'Identity', 'OneHot', 'Pack', 'Reverse', 'Slice', 'SplitV', 'Sum', 'Transpose', 'Unpack', 'UnsortedSegmentSum'].sort());
 });
 
 describe('cpu and wasm agree (values and gradients)', () => {
