@@ -183,6 +183,16 @@ describe('wasm kernel patches', () => {
     tf.dispose([c, y]);
   });
 
+  it('Reverse of a bool tensor matches the cpu backend (the stock wasm kernel reads bools as 4-byte values)', async () => {
+    const run = () => tf.tidy(() => Array.from(tf.reverse(ramp([3, 5], 'bool'), 0).dataSync()));
+    const onWasm = run();
+    await tf.setBackend('cpu');
+    const onCpu = run();
+    await tf.setBackend('wasm');
+    assert.deepEqual(onWasm, onCpu);
+    assert.deepEqual(onCpu.slice(0, 5), [0, 0, 1, 0, 0]); // the last row of the ramp: (i·7) mod 3 = 0 for i = 10…14
+  });
+
   it('apply and remove are idempotent', () => {
     assert.deepEqual(applyWasmKernelPatches(), []);
     removeWasmKernelPatches();
