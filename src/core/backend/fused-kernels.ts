@@ -1,6 +1,5 @@
 /**
- * Fused kernels of our own for the wasm backend, on the SIMD module (./simd): erf-GELU and swish with their
- * gradients, layer normalisation forward and backward, the per-group im2col of the grouped convolution (one pass
+ * Fused kernels of our own for the wasm backend, on the SIMD module (./simd): erf-GELU and its gradient, layer normalisation forward and backward, the per-group im2col of the grouped convolution (one pass
  * instead of pad → K slices → stack → transpose → unstack), and the AdamW update (one pass over w, g, m, v instead
  * of ~12 kernels per variable). Each replaces 5–12 stock kernel calls (and their
  * full-size intermediates) with one pass; the stock Erf and Exp kernels are scalar loops besides.
@@ -19,8 +18,6 @@ type KernelArgs = Parameters<KernelFunc>[0];
 export const FUSED_KERNELS = {
   gelu: 'ConvbertGelu',
   geluGrad: 'ConvbertGeluGrad',
-  swish: 'ConvbertSwish',
-  swishGrad: 'ConvbertSwishGrad',
   layerNorm: 'ConvbertLayerNorm',
   layerNormGrad: 'ConvbertLayerNormGrad',
   im2col: 'ConvbertIm2col',
@@ -50,20 +47,6 @@ const kernels: Record<keyof typeof FUSED_KERNELS, KernelFunc> = {
     const { dy, x, cdf } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo; cdf: tf.TensorInfo };
     const dx = b.makeOutput(x.shape, 'float32');
     k.gelu_grad(at(dy), at(x), at(cdf), at(dx), size(x));
-    return dx;
-  },
-  swish: (args) => {
-    const { b, k, at } = setup(args);
-    const { x } = args.inputs as { x: tf.TensorInfo };
-    const y = b.makeOutput(x.shape, 'float32');
-    k.swish(at(x), at(y), size(x));
-    return y;
-  },
-  swishGrad: (args) => {
-    const { b, k, at } = setup(args);
-    const { dy, x } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
-    const dx = b.makeOutput(x.shape, 'float32');
-    k.swish_grad(at(dy), at(x), at(dx), size(x));
     return dx;
   },
   layerNorm: (args) => {

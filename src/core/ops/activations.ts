@@ -58,9 +58,6 @@ export function gelu(x: tf.Tensor, form: GeluForm = 'erf'): tf.Tensor {
 
 const swishOp = customOp<[tf.Tensor]>(([x], save) => {
   save([x]);
-  if (fusedKernelsAvailable(x.size)) {
-    return { value: run(FUSED_KERNELS.swish, { x }) as tf.Tensor, gradFunc: (dy, [x]) => [run(FUSED_KERNELS.swishGrad, { dy, x: x! }) as tf.Tensor] };
-  }
   return {
     value: tf.mul(x, tf.sigmoid(x)),
     gradFunc: (dy, [x]) => {

@@ -12,8 +12,6 @@ import { KERNELS_WASM } from './kernels.generated';
 export interface SimdKernels {
   gelu(x: number, y: number, cdf: number, n: number): void;
   gelu_grad(dy: number, x: number, cdf: number, dx: number, n: number): void;
-  swish(x: number, y: number, n: number): void;
-  swish_grad(dy: number, x: number, dx: number, n: number): void;
   layernorm(x: number, gamma: number, beta: number, y: number, mean: number, rstd: number, rows: number, h: number, eps: number): void;
   layernorm_grad(dy: number, x: number, gamma: number, mean: number, rstd: number, dx: number, dgamma: number, dbeta: number, rows: number, h: number): void;
   transpose(src: number, dst: number, batch: number, rows: number, cols: number): void;

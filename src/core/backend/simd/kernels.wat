@@ -76,12 +76,6 @@
       (v128.const f32x4 0.5 0.5 0.5 0.5)
       (f32x4.mul (v128.const f32x4 0.5 0.5 0.5 0.5) (f32x4.div (f32x4.mul (local.get $z) (local.get $p)) (local.get $q)))))
 
-  ;; σ(x) = 1 / (1 + e^−x) per lane.
-  (func $sigmoid4 (param $x v128) (result v128)
-    (f32x4.div
-      (v128.const f32x4 1 1 1 1)
-      (f32x4.add (v128.const f32x4 1 1 1 1) (call $exp4 (f32x4.neg (local.get $x))))))
-
   ;; Copy / zero n bytes: v128 moves, then single bytes for the tail. (memory.copy and memory.fill are much slower
   ;; on the threaded build's shared memory, where V8 cannot use a plain memmove.)
   (func $copy_bytes (param $dst i32) (param $src i32) (param $n i32)
@@ -154,39 +148,6 @@
         (local.set $x (i32.add (local.get $x) (i32.const 16)))
         (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
         (local.set $cdf (i32.add (local.get $cdf) (i32.const 16)))
-        (local.set $dx (i32.add (local.get $dx) (i32.const 16)))
-        (br $next))))
-
-  ;; Swish: y = x·σ(x).
-  (func (export "swish") (param $x i32) (param $y i32) (param $n i32)
-    (local $end i32) (local $v v128)
-    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
-    (block $done
-      (loop $next
-        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
-        (local.set $v (v128.load (local.get $x)))
-        (v128.store (local.get $y) (f32x4.mul (local.get $v) (call $sigmoid4 (local.get $v))))
-        (local.set $x (i32.add (local.get $x) (i32.const 16)))
-        (local.set $y (i32.add (local.get $y) (i32.const 16)))
-        (br $next))))
-
-  ;; Swish gradient: dx = dy·σ(x)·(1 + x·(1 − σ(x))).
-  (func (export "swish_grad") (param $dy i32) (param $x i32) (param $dx i32) (param $n i32)
-    (local $end i32) (local $v v128) (local $s v128)
-    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
-    (block $done
-      (loop $next
-        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
-        (local.set $v (v128.load (local.get $x)))
-        (local.set $s (call $sigmoid4 (local.get $v)))
-        (v128.store (local.get $dx)
-          (f32x4.mul
-            (f32x4.mul (v128.load (local.get $dy)) (local.get $s))
-            (f32x4.add
-              (v128.const f32x4 1 1 1 1)
-              (f32x4.mul (local.get $v) (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $s))))))
-        (local.set $x (i32.add (local.get $x) (i32.const 16)))
-        (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
         (local.set $dx (i32.add (local.get $dx) (i32.const 16)))
         (br $next))))
 
