@@ -8,42 +8,32 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { FUSED_KERNELS, fusedKernelsAvailable } from '../backend/fused-kernels';
-import { customOp, explicitTransposes, lastDim, matMulNT, matMulTN } from './custom';
+import { customOp, lastDim, matMulNT, matMulTN } from './custom';
 import { dense } from './dense';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Grouped dense
 
 const groupedDenseOp = customOp<[tf.Tensor, tf.Tensor3D]>(([x, w], save) => {
-  save([x, w]);
   const [G, ki, ko] = w.shape;
+  const xShape = x.shape;
   const xs = tf.split(x.reshape([-1, G * ki]), G, 1) as tf.Tensor2D[];
+  // The column blocks, not x, go on the tape: the weight gradients need each block transposed, and transposing
+  // the blocks costs what transposing x does, without splitting xᵀ into row blocks afterwards.
+  save([w, ...xs]);
   const ws = tf.unstack(w) as tf.Tensor2D[];
-  const value = tf.concat(xs.map((xi, g) => tf.matMul(xi, ws[g]!)), 1).reshape([...x.shape.slice(0, -1), G * ko]);
+  const value = tf.concat(xs.map((xi, g) => tf.matMul(xi, ws[g]!)), 1).reshape([...xShape.slice(0, -1), G * ko]);
   return {
     value,
-    gradFunc: (dy, [x, w]) => {
+    gradFunc: (dy, [w, ...xs]) => {
       const dys = tf.split(dy.reshape([-1, G * ko]), G, 1) as tf.Tensor2D[];
       const ws = tf.unstack(w!) as tf.Tensor2D[];
-      const dx = tf.concat(dys.map((d, g) => matMulNT(d, ws[g]!)), 1).reshape(x!.shape);
-      const dw = tf.stack(weightGrads(x!.reshape([-1, G * ki]) as tf.Tensor2D, dys));
+      const dx = tf.concat(dys.map((d, g) => matMulNT(d, ws[g]!)), 1).reshape(xShape);
+      const dw = tf.stack(xs.map((xi, g) => matMulTN(xi as tf.Tensor2D, dys[g]!)));
       return [dx, dw];
     },
   };
 });
-
-/**
- * Per-group weight gradients xᵍᵀ·dyᵍ for x [N, G·k] split into G column blocks. On wasm, x is transposed once and
- * each group's xᵍᵀ is then a contiguous row block, so every matMul is a plain [k, N]·[N, n] whose right operand
- * (the one XNNPACK re-packs for every new tensor) is the small dyᵍ: ~10 % faster than transposing around
- * [n, N]·[N, k] products whose packed operand is the large xᵍ (GroupBERT-Mini down-projection, N = 1024).
- */
-function weightGrads(x: tf.Tensor2D, dys: tf.Tensor2D[]): tf.Tensor2D[] {
-  const G = dys.length;
-  if (!explicitTransposes()) return (tf.split(x, G, 1) as tf.Tensor2D[]).map((xi, g) => matMulTN(xi, dys[g]!));
-  const xTs = tf.split(tf.transpose(x), G, 0) as tf.Tensor2D[];
-  return xTs.map((xTi, g) => tf.matMul(xTi, dys[g]!));
-}
 
 /**
  * Grouped dense: x [..., G·in_g] · blockdiag(kernel[0], …, kernel[G−1]) (+ bias) → [..., G·out_g].
