@@ -114,7 +114,7 @@
   ;; Element-wise (n a multiple of 4)
 
   ;; GELU (erf form): cdf = Φ(x), y = x·Φ(x). Sixteen floats per pass with $phi4 written out four times, its
-  ;; dependency chains interleaved: one chain is ~20 dependent multiply-adds and a division, and four in flight
+  ;; dependency chains interleaved: one chain is ~20 dependent operations, a division among them, and four in flight
   ;; let the CPU overlap them (1M elements, one thread: 1.3 ms instead of 3.0 ms calling $phi4 per vector; a call
   ;; per four vectors: 2.0 ms). The last n mod 16 floats go through $phi4.
   (func (export "gelu") (param $x i32) (param $y i32) (param $cdf i32) (param $n i32)
