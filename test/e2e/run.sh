@@ -13,15 +13,15 @@
 #
 #   npm run test:e2e                      # all three parts
 #   E2E_PARTS=host npm run test:e2e       # only (a);  E2E_PARTS=ui: only (b);  E2E_PARTS=vsix: only (c)
-#   CONVBERT_E2E_JOB=mlm|mlm-module|toy   # the training job: the trainer's built-in masked-LM job (default once it is
-#                                         # wired in src/trainer/jobs.ts), else src/core/train/mlm-job.ts loaded as a job
-#                                         # module, or the toy job (src/core/train/toy-job.ts)
+#   CONVBERT_E2E_GREP=<text>              # only the in-host tests whose title contains it
+#   CONVBERT_E2E_JOB=mlm|mlm-module|toy   # the training job: the trainer's built-in masked-LM job (default), the same
+#                                         # job loaded as a job module, or the toy job (src/core/train/toy-job.ts)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 E2E=${E2E_HOME:-$ROOT/.e2e}
 PARTS=${E2E_PARTS:-host,ui,vsix}
-SHOTS=$ROOT/test-results/e2e
+SHOTS=${E2E_SHOTS:-$ROOT/test-results/e2e}
 T0=$(date +%s)
 stamp() { echo "[e2e $(( $(date +%s) - T0 ))s] $*"; }
 
@@ -32,13 +32,8 @@ node scripts/build.mjs
 npx tsx test/e2e/build.ts
 [ -f dist/webview/dashboard.js ] || { echo "e2e: dist/webview/dashboard.js is missing: the dashboard app was not built"; exit 1; }
 
-# The training job: the trainer's masked-LM job once it is wired in; until then the same job as a job module.
-JOB=${CONVBERT_E2E_JOB:-auto}
-if [ "$JOB" = auto ]; then
-  if ! grep -q 'const maskedLmJob: JobFactory | undefined = undefined' src/trainer/jobs.ts 2>/dev/null; then JOB=mlm
-  elif [ -f out/e2e/mlm-job.js ]; then JOB=mlm-module
-  else JOB=toy; fi
-fi
+# The training job: the trainer's built-in masked-LM job unless CONVBERT_E2E_JOB says otherwise.
+JOB=${CONVBERT_E2E_JOB:-mlm}
 case "$JOB" in
   toy) EXT_ENV=$(printf '{"CONVBERT_TRAINER_JOB_MODULE":"%s","CONVBERT_TOY_JOB":"{\\"stepDelayMs\\":40}"}' "$ROOT/out/e2e/toy-job.js"); UI_STEPS=120 ;;
   mlm-module) EXT_ENV=$(printf '{"CONVBERT_TRAINER_JOB_MODULE":"%s"}' "$ROOT/out/e2e/mlm-job.js"); UI_STEPS=60 ;;
@@ -47,7 +42,7 @@ case "$JOB" in
 esac
 stamp "training job: $JOB"
 
-RUN=$E2E/run
+RUN=${E2E_RUN:-$E2E/run}   # E2E_RUN/E2E_SHOTS: a folder of its own, to run two e2e sessions side by side
 rm -rf "$RUN" "$SHOTS"
 mkdir -p "$RUN/ud/User" "$RUN/exts" "$RUN/xdg-config" "$RUN/xdg-data" "$RUN/xdg-cache" "$RUN/home" "$SHOTS"
 for ws in ws-host ws-ui; do cp -r test/e2e/fixtures/workspace "$RUN/$ws"; done
@@ -85,7 +80,7 @@ export BASE="http://127.0.0.1:$PORT" EXT="$ROOT" PROFILE_ROOT="$RUN" SHOTS
 HOST_PASS=0 HOST_FAIL=0 UI_PASS=0 UI_FAIL=0 VSIX_PASS=0 VSIX_FAIL=0 RC=0
 if [[ ",$PARTS," == *",host,"* ]]; then
   stamp "(a) in-host tests"
-  HOST_ENV=$(node -e 'const e=JSON.parse(process.argv[1]);e.CONVBERT_E2E_REFERENCE_RUN=process.argv[2];console.log(JSON.stringify(e))' "$EXT_ENV" "$REF_HOST")
+  HOST_ENV=$(node -e 'const e=JSON.parse(process.argv[1]);e.CONVBERT_E2E_REFERENCE_RUN=process.argv[2];if(process.env.CONVBERT_E2E_GREP)e.CONVBERT_E2E_GREP=process.env.CONVBERT_E2E_GREP;console.log(JSON.stringify(e))' "$EXT_ENV" "$REF_HOST")
   set +e
   HOME="$RUN/home" WS="$RUN/ws-host" TESTS="$ROOT/out/e2e/suite/index.js" EXT_ENV="$HOST_ENV" npx tsx test/e2e/drivers/host-tests.ts 2>&1 | tee "$RUN/host-tests.log"
   rc=${PIPESTATUS[0]}

@@ -4,10 +4,12 @@
  * URL payload, test/e2e/drivers/host-tests.ts) and under @vscode/test-electron (test/e2e/electron.ts).
  * Ends with the plain line "N passed, M failed".
  */
+import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import Mocha from 'mocha';
 
-const FILES = ['editing.test.js', 'training.test.js', 'dashboard.test.js'];
+/** Every suite file beside this one, in name order. */
+const FILES = readdirSync(__dirname).filter((f) => f.endsWith('.test.js')).sort();
 
 export function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'tdd', color: false, timeout: 120_000, slow: 5_000, reporter: 'spec' });
