@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import type { Json, LoadedCheckpoint } from '../core/train/checkpoint';
 import type { EvalMetrics, JobState, TrainingJob } from '../core/train/job';
 import { readMetricEvents } from '../core/train/metrics';
-import { readRunInfo, runPaths } from '../core/train/run-dir';
+import { effectiveRunState, readRunInfo, runPaths } from '../core/train/run-dir';
 import { CliError, type CliIo } from './io';
 import { displayPath, resolveRunRef } from './run-ref';
 import { fmtDuration, fmtNum, fmtPercent, printRows, summarizeRun, summaryRows } from './run-summary';
@@ -143,7 +143,7 @@ export async function evalCommand(io: CliIo, runArg: string, flags: EvalFlags): 
   const { result, backendName } = evaluated;
   const evalMs = Date.now() - t0;
 
-  io.out(`${bold(`run ${run.ref}`)}  ${dim(`${info.name ?? ''} ${info.state}, step ${info.step}${info.totalSteps !== undefined ? ` of ${info.totalSteps}` : ''}`.trim())}\n`);
+  io.out(`${bold(`run ${run.ref}`)}  ${dim(`${info.name ?? ''} ${effectiveRunState(info)}, step ${info.step}${info.totalSteps !== undefined ? ` of ${info.totalSteps}` : ''}`.trim())}\n`);
   io.out(`\n${bold('validation')} ${dim(`(checkpoint at step ${checkpoint.step}, ${checkpoint.name}; ${backendName}, ${fmtDuration(evalMs)})`)}\n`);
   const rows: [string, string][] = [
     // The job reports one validation loss: MLM + NSP when the model has an NSP head.

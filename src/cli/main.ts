@@ -20,7 +20,8 @@ import { evalCommand } from './eval-command';
 import { exact, si } from './format';
 import { CliError, processIo, type CliIo } from './io';
 import { readSpecFile, requireValidSpec } from './load-spec';
-import { BACKEND_CHOICES, trainCommand, type TrainFlags } from './train-command';
+import { machineFacts } from '../core/cost/machine';
+import { BACKEND_CHOICES, TRAIN_EXIT_CODES_HELP, trainCommand, type TrainFlags } from './train-command';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -56,7 +57,7 @@ export function buildProgram(io: CliIo): Command {
       let errors = 0;
       let warnings = 0;
       for (const file of files) {
-        const loaded = readSpecFile(io.cwd, file, opts.memoryBudget);
+        const loaded = readSpecFile(io.cwd, file, opts.memoryBudget, machineFacts());
         for (const d of loaded.diagnostics) {
           io.out(`${formatDiagnostic(file, d)}\n`);
           if (d.severity === 'error') errors++;
@@ -127,6 +128,8 @@ export function buildProgram(io: CliIo): Command {
     .option('--out <dir>', 'run directory for a new run (default: .convbert/runs/<new run id>)')
     .option('--seed <N>', 'seed for this run instead of training.seed', seedValue)
     .option('--verbose', "show the trainer's log and output")
+    .addHelpText('after', `\n${TRAIN_EXIT_CODES_HELP}\n`)
+    .option('--force', "train even when the memory estimate is over the budget (not past the backend's hard limit)")
     .action((file: string | undefined, opts: TrainFlags) => trainCommand(io, file, opts));
 
   program

@@ -6,9 +6,10 @@
  * pipe; which backend runs and why the others were skipped; Ctrl+C asks for a graceful stop (the step finishes
  * and a checkpoint is written), a second Ctrl+C kills the trainer. At the end, a summary from the run's
  * metrics.jsonl, and what to type to resume or evaluate. A fatal trainer error becomes one `convbert: …` line
- * with its hint and exit code 1.
+ * with its hint, printed the moment it arrives, and exit code 1.
  *
- * Exit codes: 0 completed or stopped, 1 error or diverged, 130 killed by a second Ctrl+C.
+ * Exit codes (`TRAIN_EXIT_CODES`, also in `convbert train --help` and README.md): 0 completed, 1 error or diverged,
+ * 2 usage, 3 stopped or cancelled before the end (Ctrl+C, SIGTERM, Stop), 130 killed by a second Ctrl+C.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -16,12 +17,14 @@ import { parse as parseJsonc } from 'jsonc-parser';
 import type { MetricsMessage, TrainerMessageOf } from '../protocol';
 import { BACKEND_DESCRIPTIONS } from '../core/spec/schema';
 import type { ResolvedSpec } from '../core/spec/resolve';
-import { RUNS_DIR, newRunId, readRunInfo, type RunInfo } from '../core/train/run-dir';
+import { RUNS_DIR, effectiveRunState, newRunId, readRunInfo, readRunLock, runPaths, type RunInfo } from '../core/train/run-dir';
+import { listCheckpoints } from '../core/train/checkpoint';
 import { readMetricEvents } from '../core/train/metrics';
 import { TrainerClient } from '../trainer/client';
 import type { StartRequest, TrainerExit } from '../trainer/handle';
 import { CliError, type CliIo } from './io';
-import { requireValidSpec } from './load-spec';
+import { requireFit, requireValidSpec, requireWritableDir } from './load-spec';
+import { machineFacts } from '../core/cost/machine';
 import { displayPath, resolveRunRef, runRefFor } from './run-ref';
 import { fmtDuration, fmtNum, fmtPercent, printRows, summarizeRun, summaryRows } from './run-summary';
 import { mlmJobEnv, resolveTrainerEntry } from './trainer-entry';
@@ -36,24 +39,38 @@ export interface TrainFlags {
   out?: string;
   seed?: number;
   verbose?: boolean;
+  /** Train even when the memory estimate is over the budget (never past the backend's hard limit). */
+  force?: boolean;
 }
 
 /** How long a graceful stop may take (the step in flight, then the checkpoint) before the trainer is killed. */
 const STOP_TIMEOUT_MS = 10 * 60_000;
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** `convbert train`'s exit codes, one list for the code, `--help` and the README. */
+export const TRAIN_EXIT_CODES = {
+  completed: 0,
+  error: 1,
+  usage: 2,
+  stopped: 3,
+  killed: 130,
+} as const;
 
-/** The checks a resume can fail before a process is started. */
-async function checkResumable(ref: string, info: RunInfo, steps: number | undefined): Promise<void> {
-  if ((info.state === 'running' || info.state === 'paused') && info.pid !== undefined && info.pid !== process.pid && isAlive(info.pid)) {
-    throw new CliError(`run ${ref} is being trained right now (trainer process ${info.pid}); stop that first`);
+export const TRAIN_EXIT_CODES_HELP = [
+  `Exit codes: ${TRAIN_EXIT_CODES.completed} completed; ${TRAIN_EXIT_CODES.error} error or diverged; ${TRAIN_EXIT_CODES.usage} usage error;`,
+  `${TRAIN_EXIT_CODES.stopped} stopped or cancelled before the end (Ctrl+C, SIGTERM, Stop); ${TRAIN_EXIT_CODES.killed} killed by a second Ctrl+C.`,
+].join('\n');
+
+/** The checks a resume can fail before a process is started (the trainer checks again: the editor starts it too). */
+async function checkResumable(cwd: string, ref: string, dir: string, info: RunInfo, steps: number | undefined): Promise<void> {
+  const state = effectiveRunState(info);
+  const lock = await readRunLock(dir);
+  if (state === 'running' || state === 'paused') {
+    throw new CliError(`run ${ref} is being trained right now (trainer process ${lock?.pid ?? info.pid}); stop that first`);
+  }
+  if ((await listCheckpoints(dir)).length === 0) {
+    throw new CliError(
+      `run ${ref} has no checkpoint yet — start over with \`convbert train ${displayPath(cwd, runPaths(dir).spec)}\` (it was ${state} before its first checkpoint: nothing to resume)`,
+    );
   }
   // A resume starts from the latest checkpoint (run.json names it), which may be behind `info.step` after a crash.
   const from = Number(/ckpt-(\d+)-/.exec(info.lastCheckpoint ?? '')?.[1] ?? 0);
@@ -88,7 +105,9 @@ export async function trainCommand(io: CliIo, file: string | undefined, flags: T
   if (flags.resume !== undefined && flags.seed !== undefined) throw new CliError('--seed cannot change a resumed run (the seed is part of its state); start a new run instead', 2);
 
   let spec: ResolvedSpec | undefined;
-  if (file !== undefined) spec = requireValidSpec(io.cwd, file, (line) => io.err(`${line}\n`));
+  const machine = machineFacts();
+  if (file !== undefined) spec = requireValidSpec(io.cwd, file, (line) => io.err(`${line}\n`), machine);
+  if (spec) requireFit(io, spec, flags.backend ?? spec.training.backend, flags.force, machine);
 
   // The run directory.
   let runDir: string;
@@ -97,7 +116,7 @@ export async function trainCommand(io: CliIo, file: string | undefined, flags: T
     const found = await resolveRunRef(io.cwd, flags.resume);
     const info = await readRunInfo(found.dir);
     if (!info) throw new CliError(`${found.ref}: run.json is unreadable`);
-    await checkResumable(found.ref, info, flags.steps);
+    await checkResumable(io.cwd, found.ref, found.dir, info, flags.steps);
     name ??= info.name;
     runDir = found.dir;
   } else {
@@ -105,6 +124,7 @@ export async function trainCommand(io: CliIo, file: string | undefined, flags: T
     if (existsSync(path.join(runDir, 'run.json'))) {
       throw new CliError(`${displayPath(io.cwd, runDir)} already holds a run; continue it with \`convbert train --resume ${runRefFor(io.cwd, runDir)}\` or pick another --out`);
     }
+    await requireWritableDir(path.dirname(runDir), flags.out !== undefined ? 'pick another --out' : 'run from a writable folder, or give --out');
   }
   const ref = runRefFor(io.cwd, runDir);
 
@@ -127,7 +147,11 @@ export async function trainCommand(io: CliIo, file: string | undefined, flags: T
     io.out(`run dir   ${displayPath(io.cwd, m.runDir)}\n`);
     io.out(`${backendLine(m)}\n`);
     for (const s of m.backend.skipped) io.out(dim(`          skipped ${s.name}: ${s.reason}\n`));
-    if (m.resumed) io.out(`from      step ${m.step} (${m.checkpoint ?? 'checkpoint'}), to step ${m.totalSteps}\n`);
+    if (m.resumed) {
+      io.out(`from      step ${m.step} (${m.checkpoint ?? 'checkpoint'}), to step ${m.totalSteps}\n`);
+      const redo = m.retrained ? `; steps ${m.retrained.from}–${m.retrained.to} were not checkpointed and are retrained` : '';
+      io.out(`resuming at step ${m.step}${redo}\n`);
+    }
     else io.out(`steps     ${m.totalSteps}, seed ${m.seed}\n`);
     view.begin(m.step, m.totalSteps);
   });
@@ -143,8 +167,11 @@ export async function trainCommand(io: CliIo, file: string | undefined, flags: T
   });
   client.on('warning', (w) => view.note(yellow(`warning: ${w.message}${w.hint ? ` (${w.hint})` : ''}`), 'err'));
   client.on('error', (e) => {
-    if (e.fatal) fatal = e;
-    else view.note(yellow(`warning: the trainer reported: ${e.message}`), 'err');
+    if (e.fatal) {
+      // At once: the trainer may take a moment to exit (or be killed), the user need not wait for it.
+      fatal ??= e;
+      if (fatal === e) view.note(red(`convbert: ${oneLine(e.message, e.hint)}`), 'err');
+    } else view.note(yellow(`warning: the trainer reported: ${e.message}`), 'err');
   });
   client.on('log', (l) => {
     if (flags.verbose || l.level === 'warn' || l.level === 'error') view.note(dim(`trainer ${l.level}: ${l.message}`), 'err');
@@ -203,7 +230,11 @@ export async function trainCommand(io: CliIo, file: string | undefined, flags: T
       const at = lastCheckpointStep !== undefined ? `the latest checkpoint is at step ${lastCheckpointStep}` : 'no checkpoint was written in this session';
       throw new CliError(`the trainer was killed; ${at}${started ? `; continue with \`${resumeHint}\`` : ''}`, 130);
     }
-    if (fatal) throw new CliError(oneLine(fatal.message, fatal.hint));
+    if (fatal) throw new CliError('', TRAIN_EXIT_CODES.error); // printed when it arrived
+    if (exit.cancelled) {
+      io.out(`\n${bold(yellow(`cancelled before the first step`))}\n`);
+      throw new CliError('', TRAIN_EXIT_CODES.stopped);
+    }
     const clue = stderrTail.map((l) => l.trim()).find((l) => /error/i.test(l) && !l.startsWith('at ')) ?? stderrTail.find((l) => l.trim() !== '');
     const log = started ? `; see ${displayPath(io.cwd, path.join(runDir, 'trainer.log'))}` : '';
     throw new CliError(oneLine(`${exit.error ?? 'the trainer ended without finishing the run'}${clue ? `: ${clue.trim()}` : ''}`, `rerun with --verbose for the trainer's output${log}`));
@@ -217,7 +248,9 @@ export async function trainCommand(io: CliIo, file: string | undefined, flags: T
       ? green(`completed ${done.step} steps`)
       : done.reason === 'stopped'
         ? yellow(`stopped at step ${done.step}${summary.totalSteps !== undefined ? ` of ${summary.totalSteps}` : ''}`)
-        : red(`diverged at step ${done.step + 1}`);
+        : done.reason === 'cancelled'
+          ? yellow(`cancelled before the first step${done.step > 0 ? ` (the run stays at its checkpoint, step ${done.step})` : ''}`)
+          : red(`diverged at step ${done.step + 1}`);
   io.out(`\n${bold(headline)}\n`);
   const rows = summaryRows(summary);
   rows.unshift(['run', displayPath(io.cwd, runDir)]);
@@ -227,7 +260,7 @@ export async function trainCommand(io: CliIo, file: string | undefined, flags: T
   if (history.invalid.length > 0) io.err(yellow(`warning: ${history.invalid.length} unreadable line(s) in metrics.jsonl were left out of the summary\n`));
 
   const next: string[] = [];
-  if (done.reason === 'stopped') next.push(`${resumeHint}   continue from the checkpoint`);
+  if (done.reason === 'stopped' || (done.reason === 'cancelled' && summary.checkpoint)) next.push(`${resumeHint}   continue from the checkpoint`);
   if (done.reason === 'completed') next.push(`${resumeHint} --steps ${done.step * 2}   train further`);
   if (done.reason !== 'nonfinite' && summary.checkpoint) next.push(`convbert eval ${ref}   evaluate the latest checkpoint`);
   if (next.length) io.out(`\nnext:\n${next.map((n) => `  ${n}\n`).join('')}`);
@@ -235,6 +268,7 @@ export async function trainCommand(io: CliIo, file: string | undefined, flags: T
   if (done.reason === 'nonfinite') {
     throw new CliError(oneLine(`training diverged${typeof done.summary.message === 'string' ? `: ${done.summary.message}` : ''}`, 'lower the learning rate, lengthen the warmup, or check gradient clipping'));
   }
+  if (done.reason === 'stopped' || done.reason === 'cancelled') throw new CliError('', TRAIN_EXIT_CODES.stopped);
 }
 
 /** `message; hint` on one line (multi-line messages, e.g. several spec errors, are joined with "; "). */

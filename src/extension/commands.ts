@@ -4,7 +4,6 @@
  * (a spec URI, a run id or a Runs view item), so CodeLens, menus and tests can call it without prompts.
  */
 import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { PRESET_NAMES, PRESET_SUMMARIES, isPresetName, presetSpecText, type PresetName } from '../core/spec';
 import { runPaths } from '../core/train/run-dir';
@@ -15,9 +14,11 @@ import { costLabel, type DashboardManager } from './dashboard/panel';
 import type { Log } from './log';
 import { COMMANDS } from './ids';
 import type { RunRecord, RunRegistry } from './runs/registry';
+import { runPickItem, runTagOf } from './runs/labels';
 import { RunItem } from './runs/tree';
 import { isSpecDocument, type SpecService } from './spec-service';
-import type { TrainingController } from './training/controller';
+import { specNameFor, specTargetPath } from './spec-naming';
+import type { ResumeOptions, TrainingController } from './training/controller';
 
 export interface CommandDeps {
   log: Log;
@@ -53,7 +54,7 @@ export async function runCosts(run: RunRecord, memoryBudgetMiB?: number): Promis
   try {
     const text = await fsp.readFile(runPaths(run.dir).spec, 'utf8');
     const a = analyzeSpecText(text, memoryBudgetMiB !== undefined ? { memoryBudgetMiB } : {});
-    return a.cost ? { label: costLabel(`${run.name} (${run.runId.slice(9, 15)})`, run.dir), report: a.cost } : undefined;
+    return a.cost ? { label: costLabel(`${run.name} (${runTagOf(run)})`, run.dir), report: a.cost } : undefined;
   } catch {
     return undefined;
   }
@@ -79,10 +80,8 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       void vscode.window.showInformationMessage('No matching runs.');
       return undefined;
     }
-    const pick = await vscode.window.showQuickPick(
-      runs.map((r) => ({ label: r.name, description: `${r.state} · step ${r.step}${r.totalSteps ? `/${r.totalSteps}` : ''}`, detail: r.runId, runId: r.runId })),
-      { placeHolder },
-    );
+    // The same name, short id, start time and status as the Runs view; typing matches any of them or the full id.
+    const pick = await vscode.window.showQuickPick(runs.map(runPickItem), { placeHolder, matchOnDescription: true, matchOnDetail: true });
     return pick?.runId;
   };
 
@@ -107,8 +106,9 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
         });
       }
       if (!target) return undefined;
-      if (!target.path.endsWith('.convbert.json')) target = target.with({ path: `${target.path.replace(/\.json$/, '')}.convbert.json` });
-      const name = path.posix.basename(target.path, '.convbert.json');
+      // Exactly one .convbert.json, however the dialog or the user wrote it; the spec's name has no extension.
+      target = target.with({ path: specTargetPath(target.path, preset) });
+      const name = specNameFor(target.path, preset);
       await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(presetSpecText(preset, name)));
       await vscode.window.showTextDocument(target);
       log.info(`new spec ${target.toString(true)} (extends ${preset})`);
@@ -129,16 +129,21 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       return { errors: a.errors, warnings: a.warnings, diagnostics: a.diagnostics.length };
     }),
 
-    reg(COMMANDS.showCosts, async (uri?: unknown, layer?: unknown) => {
-      const doc = await specDocument(specs, uri);
-      if (!doc) return undefined;
-      const a = specs.analysis(doc);
-      if (!a.cost || !a.spec) {
-        void vscode.window.showErrorMessage(`${vscode.workspace.asRelativePath(doc.uri)} has errors the cost model cannot get past; fix them first.`);
-        return undefined;
+    // (uri, layer) from a CodeLens; (uri, selected uris) from the explorer: two specs selected are shown side by side.
+    // The Costs tab then follows them as they are edited.
+    reg(COMMANDS.showCosts, async (uri?: unknown, second?: unknown) => {
+      const selected = Array.isArray(second) ? second.filter((u): u is vscode.Uri => u instanceof vscode.Uri && u.path.endsWith('.convbert.json')) : [];
+      const docs = selected.length >= 2 ? await Promise.all(selected.slice(0, 2).map((u) => vscode.workspace.openTextDocument(u))) : [await specDocument(specs, uri)];
+      if (docs.some((d) => !d)) return undefined;
+      for (const doc of docs as vscode.TextDocument[]) {
+        const a = specs.analysis(doc);
+        if (!a.cost || !a.spec) {
+          void vscode.window.showErrorMessage(`${vscode.workspace.asRelativePath(doc.uri)} has errors the cost model cannot get past; fix them first.`);
+          return undefined;
+        }
       }
-      dashboard.show({ costs: [{ label: costLabel(a.spec.name, doc.uri.path), report: a.cost }], view: 'costs', preserveFocus: false });
-      if (typeof layer === 'number') log.debug(`show costs: layer ${layer}`);
+      dashboard.showSpecCosts(specs, (docs as vscode.TextDocument[]).map((d) => d.uri));
+      if (typeof second === 'number') log.debug(`show costs: layer ${second}`);
       return true;
     }),
 
@@ -156,7 +161,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     reg(COMMANDS.resume, async (arg?: unknown, options?: unknown) => {
       const runId = runIdOf(arg) ?? (await pickRun('Resume which run?', (r) => r.resumable));
       if (!runId) return undefined;
-      const opts = options && typeof options === 'object' ? (options as { steps?: number; quiet?: boolean }) : {};
+      const opts = options && typeof options === 'object' ? (options as ResumeOptions) : {};
       const id = await training.resume(runId, opts);
       if (id) dashboard.select([id]);
       return id;
@@ -198,6 +203,25 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       const costs = (await Promise.all(runs.slice(0, 2).map((r) => runCosts(r, budget)))).filter((c): c is CostEntry => !!c);
       dashboard.show({ runIds: runs.map((r) => r.runId), costs });
       return runs.map((r) => r.runId);
+    }),
+
+    reg(COMMANDS.renameRun, async (arg?: unknown, nameArg?: unknown) => {
+      const runId = runIdOf(arg) ?? (await pickRun('Rename which run?', () => true));
+      const run = runId ? registry.get(runId) : undefined;
+      if (!run) return undefined;
+      const name =
+        typeof nameArg === 'string'
+          ? nameArg
+          : await vscode.window.showInputBox({
+              title: `Rename run ${runTagOf(run)}`,
+              prompt: `A name for this run (empty: the spec's name${run.specName ? `, ${run.specName}` : ''}). Written to its run.json.`,
+              value: run.displayName ?? run.name,
+              validateInput: (v) => (v.length > 256 ? 'At most 256 characters.' : undefined),
+            });
+      if (name === undefined) return undefined;
+      const renamed = await registry.rename(run.runId, name);
+      log.info(`renamed run ${run.runId} to ${renamed.name}`);
+      return renamed.name;
     }),
 
     reg(COMMANDS.deleteRun, async (arg?: unknown, force?: unknown) => {

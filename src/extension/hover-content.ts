@@ -8,6 +8,7 @@ import type { CostReport, ModuleCost } from '../core/cost';
 import { formatIndexList, pathLabel, type JsonPath } from '../core/spec/diagnostics';
 import type { ResolvedModule, ResolvedSpec } from '../core/spec/resolve';
 import { forwardFlopsPerToken, totalForwardFlopsPerToken, type SpecAnalysis } from './analysis';
+import { presetModelValue } from './completion-content';
 import { bytes, exact, flopsPerTokenLabel } from './format';
 
 export interface HoverContent {
@@ -158,6 +159,9 @@ export function buildHover(analysis: SpecAnalysis, offset: number): HoverContent
   let title = pathLabel(path);
   if (path.length === 2 && path[0] === 'model' && MODEL_SIZE_KEYS.has(key)) {
     lines = modelHover(key, spec, cost);
+    // What the line changes: the preset's value it overrides.
+    const inherited = presetModelValue(analysis.result.file, key);
+    if (inherited && lines.length > 0) lines.push(inherited.value === (spec.model as unknown as Record<string, unknown>)[key] ? `the same as ${inherited.preset}'s: ${String(inherited.value)}` : `overrides ${inherited.preset}'s ${String(inherited.value)}`);
   } else if (path.length === 2 && path[0] === 'training' && TRAINING_SIZE_KEYS.has(key)) {
     lines = trainingHover(key, spec, cost);
   } else if (MODULE_SIZE_KEYS.has(key) && path.length >= 4 && path[path.length - 3] === 'modules') {

@@ -12,6 +12,7 @@ export const COMMANDS = {
   openRun: 'convbert.runs.open',
   compareRuns: 'convbert.runs.compare',
   deleteRun: 'convbert.runs.delete',
+  renameRun: 'convbert.runs.rename',
 } as const;
 
 export const RUNS_VIEW = 'convbert.runs';

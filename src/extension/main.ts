@@ -103,6 +103,7 @@ export function activate(context: vscode.ExtensionContext): ConvbertApi {
     ...registerProviders(specs),
     ...registerCommands({ log, specs, registry, dashboard, training, runsView: () => runsView }),
     dashboard.registerSerializer(),
+    dashboard.trackSpecs(specs),
     watchRuns(registry),
     vscode.workspace.onDidGrantWorkspaceTrust(() => log.info('workspace trusted: training enabled')),
   );

@@ -4,11 +4,14 @@
  * (`lens-content.ts`, `hover-content.ts`, `quick-fixes.ts`) reading `SpecService`'s analysis.
  */
 import * as vscode from 'vscode';
+import { validateSpecText } from '../core/spec/validate';
 import { totalForwardFlopsPerToken } from './analysis';
+import { readSettings } from './config';
 import { bytes, flopsPerTokenLabel, paramsLabel } from './format';
+import { modelKeyCompletions } from './completion-content';
 import { buildHover } from './hover-content';
 import { buildLenses } from './lens-content';
-import { FIXABLE_CODES, quickFixes } from './quick-fixes';
+import { FIXABLE_CODES, rankFixes } from './quick-fixes';
 import { COMMANDS } from './ids';
 import { isSpecDocument, SPEC_SELECTOR, toVsRange, type SpecService } from './spec-service';
 
@@ -60,24 +63,42 @@ class QuickFixProvider implements vscode.CodeActionProvider {
     if (!isSpecDocument(doc)) return [];
     const analysis = this.specs.analysis(doc);
     const text = analysis.text;
+    // Every fixable diagnostic at the range, as one list: one action per resulting text, the fix that clears the
+    // most errors first (each candidate is re-validated with the document's settings).
+    const here = analysis.diagnostics.filter((d) => FIXABLE_CODES.has(d.code) && (toVsRange(d).intersection(range) || toVsRange(d).contains(range)));
+    if (here.length === 0) return [];
+    const budget = readSettings(vscode.workspace, doc.uri).memoryBudgetMiB;
+    const countErrors = (t: string) => validateSpecText(t, budget !== undefined ? { memoryBudgetMiB: budget } : {}).diagnostics.filter((d) => d.severity === 'error').length;
     const out: vscode.CodeAction[] = [];
-    for (const d of analysis.diagnostics) {
-      if (!FIXABLE_CODES.has(d.code)) continue;
-      const dRange = toVsRange(d);
-      if (!dRange.intersection(range) && !dRange.contains(range)) continue;
-      // The editor's diagnostic this fixes: ours (same code), or the JSON language features' one at the same place.
-      const linked = context.diagnostics.filter((v) => v.range.intersection(dRange) && (v.code === d.code || v.source !== 'convbert'));
-      for (const fix of quickFixes(text, d)) {
-        const action = new vscode.CodeAction(fix.title, vscode.CodeActionKind.QuickFix);
-        const edit = new vscode.WorkspaceEdit();
-        for (const e of fix.edits) edit.replace(doc.uri, new vscode.Range(doc.positionAt(e.offset), doc.positionAt(e.offset + e.length)), e.content);
-        action.edit = edit;
-        action.diagnostics = linked;
-        action.isPreferred = fix.preferred ?? false;
-        out.push(action);
-      }
+    for (const fix of rankFixes(text, here, countErrors)) {
+      const ranges = fix.sources.map(toVsRange);
+      // The editor's diagnostics this fixes: ours (same code), or the JSON language features' ones at the same place.
+      const linked = context.diagnostics.filter((v) => ranges.some((r, i) => v.range.intersection(r) && (v.code === fix.sources[i]?.code || v.source !== 'convbert')));
+      const action = new vscode.CodeAction(fix.title, vscode.CodeActionKind.QuickFix);
+      const edit = new vscode.WorkspaceEdit();
+      for (const e of fix.edits) edit.replace(doc.uri, new vscode.Range(doc.positionAt(e.offset), doc.positionAt(e.offset + e.length)), e.content);
+      action.edit = edit;
+      action.diagnostics = linked;
+      action.isPreferred = fix.preferred ?? false;
+      out.push(action);
     }
     return out;
+  }
+}
+
+/** Keys under `model` with the value the spec has now (see completion-content.ts). */
+class ModelKeyCompletions implements vscode.CompletionItemProvider {
+  provideCompletionItems(doc: vscode.TextDocument, position: vscode.Position): vscode.CompletionItem[] {
+    if (!isSpecDocument(doc)) return [];
+    return modelKeyCompletions(doc.getText(), doc.offsetAt(position)).map((c) => {
+      const item = new vscode.CompletionItem({ label: c.key, description: `${c.value} (${c.origin})` }, vscode.CompletionItemKind.Property);
+      item.insertText = c.insertText;
+      item.filterText = JSON.stringify(c.key);
+      item.range = new vscode.Range(doc.positionAt(c.offset), doc.positionAt(c.offset + c.length));
+      item.detail = `${c.origin}: ${c.value}`;
+      item.documentation = new vscode.MarkdownString(c.markdown);
+      return item;
+    });
   }
 }
 
@@ -126,6 +147,7 @@ export function registerProviders(specs: SpecService): vscode.Disposable[] {
     lenses,
     vscode.languages.registerCodeLensProvider(SPEC_SELECTOR, lenses),
     vscode.languages.registerHoverProvider(SPEC_SELECTOR, new HoverProvider(specs)),
+    vscode.languages.registerCompletionItemProvider(SPEC_SELECTOR, new ModelKeyCompletions(), '"'),
     vscode.languages.registerCodeActionsProvider(SPEC_SELECTOR, new QuickFixProvider(specs), { providedCodeActionKinds: QuickFixProvider.kinds }),
     new TotalsStatus(specs),
   ];

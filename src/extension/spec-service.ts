@@ -8,7 +8,10 @@
  * schema (`contributes.jsonValidation`); this collection holds what the schema cannot say (divisibility, conv
  * padding, token mixing, memory…), with the validator's exact ranges and codes.
  */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { MachineFacts } from '../core/cost/fit';
+import { machineFacts } from '../core/cost/machine';
 import { diagnosticCategory, type Diagnostic as CoreDiagnostic } from '../core/spec/diagnostics';
 import { analyzeSpecText, type SpecAnalysis } from './analysis';
 import { readSettings } from './config';
@@ -29,7 +32,7 @@ export function isSpecDocument(doc: vscode.TextDocument): boolean {
 /** The categories this collection publishes (the JSON language features report syntax and schema problems). */
 export function publishedHere(d: CoreDiagnostic): boolean {
   const c = diagnosticCategory(d.code);
-  return c === 'semantic' || c === 'limit';
+  return c === 'semantic' || c === 'limit' || c === 'files';
 }
 
 const SEVERITY: Record<CoreDiagnostic['severity'], vscode.DiagnosticSeverity> = {
@@ -57,6 +60,8 @@ export class SpecService implements vscode.Disposable {
   /** A document was (re)analysed. */
   readonly onDidAnalyze = this.emitter.event;
   private readonly disposables: vscode.Disposable[] = [];
+  /** The machine's memory and `auto`'s pick, for the hard-limit check (looked up once: no TF.js is loaded). */
+  readonly machine: MachineFacts = machineFacts();
 
   constructor(private readonly log: Log) {
     this.disposables.push(
@@ -84,7 +89,7 @@ export class SpecService implements vscode.Disposable {
     if (cached && cached.version === doc.version) return cached.analysis;
     const t0 = performance.now();
     const settings = readSettings(vscode.workspace, doc.uri);
-    const analysis = analyzeSpecText(doc.getText(), settings.memoryBudgetMiB !== undefined ? { memoryBudgetMiB: settings.memoryBudgetMiB } : {});
+    const analysis = analyzeSpecText(doc.getText(), { ...(settings.memoryBudgetMiB !== undefined ? { memoryBudgetMiB: settings.memoryBudgetMiB } : {}), machine: this.machine, ...(doc.uri.scheme === 'file' ? { specDir: path.dirname(doc.uri.fsPath) } : {}) });
     this.cache.set(key, { version: doc.version, analysis });
     this.log.trace(`analysed ${vscode.workspace.asRelativePath(doc.uri)} v${doc.version} in ${(performance.now() - t0).toFixed(1)} ms: ${analysis.errors} errors, ${analysis.warnings} warnings`);
     return analysis;

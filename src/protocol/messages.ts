@@ -73,7 +73,11 @@ export type Versions = Static<typeof VersionsSchema>;
 export const SummarySchema = Type.Record(Type.String({ maxLength: 128 }), Type.Union([Type.Number(), Type.String({ maxLength: 4096 }), Type.Boolean(), Type.Null()]));
 export type Summary = Static<typeof SummarySchema>;
 
-export const DONE_REASONS = ['completed', 'stopped', 'nonfinite', 'error'] as const;
+/**
+ * How a job ended. `stopped`: on request after at least one step of this session (a checkpoint holds it);
+ * `cancelled`: on request before the first step of this session completed (nothing new to checkpoint).
+ */
+export const DONE_REASONS = ['completed', 'stopped', 'cancelled', 'nonfinite', 'error'] as const;
 export type DoneReason = (typeof DONE_REASONS)[number];
 
 export const TRAINER_STATES = ['starting', 'running', 'paused', 'stopping'] as const;
@@ -104,6 +108,11 @@ export const StartedSchema = message(
     resumed: Type.Boolean(),
     /** The checkpoint resumed from, when `resumed`. */
     checkpoint: Type.Optional(Text()),
+    /**
+     * When resuming: the steps an earlier session trained past the checkpoint (not checkpointed), which are trained
+     * again; their old events were dropped from metrics.jsonl, so no step is recorded twice.
+     */
+    retrained: Type.Optional(Type.Object({ from: Count(), to: Count() }, { additionalProperties: false })),
   },
   'The run is set up (backend loaded, state restored) and the first step is about to run.',
 );
@@ -257,7 +266,7 @@ export const StartOptionsSchema = Type.Object(
     steps: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000_000 })),
     /** Use this backend instead of the spec's `training.backend`. */
     backend: Type.Optional(Text({ minLength: 1 })),
-    /** Continue from the run directory's latest good checkpoint (a fresh start when it has none). */
+    /** Continue from the run directory's latest good checkpoint (refused with a fatal error when it has none). */
     resume: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
@@ -277,7 +286,11 @@ export const StartSchema = message(
   },
   'Start (or resume) the job. Accepted once per process.',
 );
-export const StopSchema = message('stop', {}, 'Finish the current step, write a checkpoint, then end with `done` `{ reason: "stopped" }`.');
+export const StopSchema = message(
+  'stop',
+  {},
+  'Finish the current step, write a checkpoint, then end with `done` `{ reason: "stopped" }`; before the first step completes, end at once with `{ reason: "cancelled" }`.',
+);
 export const PauseSchema = message('pause', {}, 'Finish the current step and wait.');
 export const ResumeSchema = message('resume', {}, 'Go on after `pause`.');
 

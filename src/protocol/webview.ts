@@ -96,10 +96,52 @@ export const RunInfoSchema = Type.Object(
     state: OneOf(RUN_STATES),
     /** The TF.js backend that ran it, when known. */
     backend: Type.Optional(Text({ maxLength: 128 })),
+    /** When the run was created (ISO 8601), when known: shown beside the name, and it orders the runs. */
+    createdAt: Type.Optional(Type.String({ maxLength: 64 })),
   },
   { additionalProperties: false },
 );
 export type RunInfo = Static<typeof RunInfoSchema>;
+
+// ---------------------------------------------------------------------------------------------------------
+// How a run is told apart (the Runs view, the pickers and the dashboard all say it the same way)
+
+/** The short id of a run: the random suffix of `20250101-120000-123-3fa9c1` ("3fa9c1"); other ids: their last 8 characters. */
+export function runShortId(id: string): string {
+  const m = /-([0-9a-z]{4,})$/i.exec(id);
+  return (m ? m[1]! : id.slice(-8)).slice(0, 12);
+}
+
+/** When a run started: its `createdAt`, else the UTC time its id encodes; undefined when neither says. */
+export function runStartDate(id: string, createdAt?: string): Date | undefined {
+  const fromIso = createdAt ? new Date(createdAt) : undefined;
+  if (fromIso && Number.isFinite(fromIso.getTime())) return fromIso;
+  const m = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})/.exec(id);
+  if (!m) return undefined;
+  const d = new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
+  return Number.isFinite(d.getTime()) ? d : undefined;
+}
+
+/** A start time in local time, "2025-01-01 12:00" (the same everywhere a run is listed). */
+export function runTimeLabel(date: Date | undefined): string {
+  if (!date) return '';
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${p(date.getMonth() + 1)}-${p(date.getDate())} ${p(date.getHours())}:${p(date.getMinutes())}`;
+}
+
+/** "#3fa9c1 · 2025-01-01 12:00": what tells two runs of the same spec apart. */
+export function runTag(id: string, createdAt?: string): string {
+  const time = runTimeLabel(runStartDate(id, createdAt));
+  return time ? `#${runShortId(id)} · ${time}` : `#${runShortId(id)}`;
+}
+
+/** Newest first: by start time, then by id (ids sort by creation time). */
+export function compareRunsNewestFirst(a: { id: string; createdAt?: string }, b: { id: string; createdAt?: string }): number {
+  const ta = runStartDate(a.id, a.createdAt)?.getTime() ?? -Infinity;
+  const tb = runStartDate(b.id, b.createdAt)?.getTime() ?? -Infinity;
+  if (ta !== tb) return tb - ta;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
 
 export const RunSeriesSchema = Type.Object(
   {

@@ -26,6 +26,8 @@ export interface TrainerExit {
   error?: string;
   /** `true` when `stop`'s timeout ran out and the process was killed. */
   killed?: boolean;
+  /** `true` when a stop before the first step ended the trainer before it could say `done` (the run is cancelled). */
+  cancelled?: boolean;
 }
 
 export type StartRequest = Omit<StartMessage, 'v' | 'type'>;

@@ -8,7 +8,13 @@
  *         → done (completed | stopped | nonfinite | error)
  *
  * `stop` (or SIGTERM, or the host going away) is honoured between steps: the current step finishes, a
- * checkpoint is written, and `done` `{ reason: 'stopped' }` is sent. `pause` waits between steps until `resume`
+ * checkpoint is written, and `done` `{ reason: 'stopped' }` is sent. A stop before the first step of the session
+ * completes (during set-up, or while that step runs) ends at once with `{ reason: 'cancelled' }`: nothing new to
+ * checkpoint, and the step in flight is abandoned.
+ *
+ * The run directory is locked (`trainer.lock`, see run-dir.ts) before anything in it is touched, so two trainers
+ * never train one run. After a fatal error the job is not disposed when the wasm heap may be corrupt (a wasm
+ * `RuntimeError`, out of memory): freeing tensors on a corrupt heap can spin forever, and the process exits anyway. `pause` waits between steps until `resume`
  * or `stop`. The loop yields to the event loop after every step, so messages are seen within one step.
  */
 import { promises as fsp } from 'node:fs';
@@ -27,11 +33,13 @@ import {
   type TrainerMessage,
   type TrainerMessageBody,
 } from '../protocol';
+import { describeOutOfMemory } from '../core/cost';
 import { hashSpec, loadLatestCheckpoint, listCheckpoints, writeCheckpoint, type Json, type LoadedCheckpoint, type WriteCheckpointOptions } from '../core/train/checkpoint';
 import type { JobContext, JobFactory, JobInfo, TrainingJob } from '../core/train/job';
 import { HISTORY_TYPES, StepMeter, appendMetricEvent, perSecond, truncateMetricEventsAfter } from '../core/train/metrics';
 import { Rng, parseRngState, restoreRng } from '../core/train/rng';
-import { appendLog, initRunDir, readRunInfo, updateRunInfo, type RunState } from '../core/train/run-dir';
+import { RunLockedError, acquireRunLock, appendLog, initRunDir, readRunInfo, removeTempFiles, updateRunInfo, type RunState } from '../core/train/run-dir';
+import * as os from 'node:os';
 import { learningRateAt } from '../core/train/schedule';
 import { loadTrainerBackend, type BackendLoader } from './backend';
 import { TrainerError } from './errors';
@@ -58,6 +66,18 @@ interface LoopState {
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** Thrown between set-up phases when a stop arrived: the run ends as `cancelled`. */
+class Cancelled extends Error {}
+
+/** Errors after which TF.js's wasm heap may be corrupt, or memory ran out. */
+const OUT_OF_MEMORY = /memory access out of bounds|Aborted\(OOM\)|out of memory|Array buffer allocation failed|Cannot allocate Wasm memory|could not allocate memory|Invalid typed array length/i;
+
+/** Whether `e` is an out-of-memory failure of a backend (wasm trap, emscripten abort, allocation failure). */
+export function isOutOfMemoryError(e: unknown): boolean {
+  const message = e instanceof Error ? e.message : String(e);
+  return OUT_OF_MEMORY.test(message);
+}
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -81,6 +101,15 @@ export class TrainerSession {
   private wake: (() => void) | undefined;
   private runDir: string | undefined;
   private step = 0;
+  /** Steps completed in this session (a stop before the first is a cancel). */
+  private sessionSteps = 0;
+  private stopped!: () => void;
+  /** Resolves when a stop is requested. */
+  private readonly stopSignal = new Promise<void>((resolve) => (this.stopped = resolve));
+  private releaseLock: (() => void) | undefined;
+  /** The run directory once its lock is held (before `runDir`, which is set once it is initialised). */
+  private lockedRunDir: string | undefined;
+  private doneSent = false;
   private resolveDone!: (done: DoneMessage) => void;
   /** Resolves with the `done` message, after which nothing more is sent. */
   readonly done: Promise<DoneMessage>;
@@ -144,7 +173,14 @@ export class TrainerSession {
       return;
     }
     this.stopRequested = true;
-    this.log('info', `stopping after the current step: ${why}`);
+    this.stopped();
+    if (this.phase === 'starting') {
+      // Set-up (spec, backend, job build, restore) has nothing to checkpoint: end now, not when it is done.
+      this.log('info', `cancelled during set-up: ${why}`);
+      void this.endCancelled('cancelled during set-up');
+      return;
+    }
+    this.log('info', this.sessionSteps === 0 ? `cancelling (no step completed yet): ${why}` : `stopping after the current step: ${why}`);
     this.send({ type: 'state', state: 'stopping', step: this.step });
     this.wake?.();
   }
@@ -176,7 +212,10 @@ export class TrainerSession {
   }
 
   private finish(done: TrainerMessageBody & { type: 'done' }): void {
+    if (this.doneSent) return;
+    this.doneSent = true;
     this.phase = 'finished';
+    this.releaseLock?.();
     const message = trainerMessage(done) as DoneMessage;
     if (this.runDir) {
       try {
@@ -202,13 +241,39 @@ export class TrainerSession {
     }
   }
 
+  /** Records the run as cancelled (when it has a run.json) and sends `done` `{ reason: 'cancelled' }`. */
+  private async endCancelled(message: string): Promise<void> {
+    const dir = this.runDir ?? this.lockedRunDir;
+    if (dir && (await readRunInfo(dir))) await updateRunInfo(dir, { state: 'cancelled', step: this.step, endedAt: new Date().toISOString() }).catch(() => undefined);
+    this.finish({ type: 'done', reason: 'cancelled', step: this.step, summary: { message } });
+  }
+
+  /** Ends set-up with `cancelled` when a stop has arrived. */
+  private checkCancel(): void {
+    if (this.stopRequested || this.doneSent) throw new Cancelled();
+  }
+
   private async run(start: StartMessage): Promise<void> {
     let job: TrainingJob | undefined;
     let finalState: RunState = 'error';
+    let resolvedSpec: Awaited<ReturnType<typeof loadStartSpec>>['resolved'] | undefined;
+    let backendName: string | undefined;
+    let keepJob = false;
     try {
       const runDir = path.resolve(start.runDir);
       const options = start.options ?? {};
+      // The lock first: nothing in the run directory is read or written by a trainer that does not hold it.
+      try {
+        this.releaseLock = (await acquireRunLock(runDir, this.deps.pid ?? process.pid)).release;
+      } catch (e) {
+        if (e instanceof RunLockedError) throw new TrainerError(e.message, 'wait for it to finish, or stop it first; one trainer trains a run at a time');
+        throw e;
+      }
+      this.lockedRunDir = runDir;
+      await removeTempFiles(runDir);
       const spec = await loadStartSpec(start, runDir);
+      resolvedSpec = spec.resolved;
+      backendName = options.backend ?? spec.resolved.training.backend;
       const training = spec.resolved.training;
       const specHash = hashSpec(spec.resolved);
 
@@ -218,7 +283,13 @@ export class TrainerSession {
       const skippedWarnings: string[] = [];
       if (options.resume) {
         checkpoint = await loadLatestCheckpoint(runDir);
-        for (const s of checkpoint?.skipped ?? []) skippedWarnings.push(`skipped checkpoint ${s.name}: ${s.reason}`);
+        if (!checkpoint) {
+          throw new TrainerError(
+            `cannot resume ${runDir}: no checkpoint yet (it was stopped or interrupted before its first checkpoint)`,
+            `start over: train its spec (${path.join(runDir, 'spec.convbert.json')}) in a new run`,
+          );
+        }
+        for (const s of checkpoint.skipped) skippedWarnings.push(`skipped checkpoint ${s.name}: ${s.reason}`);
         if (checkpoint && checkpoint.specHash !== specHash) {
           throw new TrainerError(
             `cannot resume ${runDir}: the spec differs from the one its checkpoint was trained with`,
@@ -231,9 +302,11 @@ export class TrainerSession {
       await initRunDir(runDir, { spec: spec.snapshot, name: spec.resolved.name, seed: training.seed, specHash, versions: this.versions() });
       this.runDir = runDir;
       for (const w of skippedWarnings) this.send({ type: 'warning', message: w, hint: 'the run continues from the newest whole checkpoint' });
-      if (options.resume && !checkpoint) this.send({ type: 'warning', message: `no checkpoint to resume from in ${runDir}: starting from step 0` });
+      this.checkCancel();
 
       const backend: BackendReport = await (this.deps.loadBackend ?? loadTrainerBackend)(options.backend ?? training.backend, (level, message) => this.log(level, message));
+      backendName = backend.name;
+      this.checkCancel();
 
       // The job: built (and initialised from the seed) as in a fresh run, then overwritten by the checkpoint.
       const rng = Rng.fromSeed(training.seed);
@@ -246,7 +319,9 @@ export class TrainerSession {
         warn: (message, hint) => this.send({ type: 'warning', message, ...(hint ? { hint } : {}) }),
       };
       job = await this.deps.createJob(ctx);
+      this.checkCancel();
       const info: JobInfo = await job.init();
+      this.checkCancel();
 
       let totalSteps = options.steps ?? training.steps;
       if (options.steps === undefined && training.flopBudget !== undefined) {
@@ -254,6 +329,7 @@ export class TrainerSession {
         else this.send({ type: 'warning', message: `flopBudget is ignored: the job does not know its FLOPs per step; training ${totalSteps} steps` });
       }
       const loop: LoopState = { totalSteps, tokensSeen: 0, elapsedMs: 0 };
+      let retrained: { from: number; to: number } | undefined;
       this.step = 0;
       if (checkpoint) {
         const saved = parseLoopState(checkpoint.extra);
@@ -271,9 +347,11 @@ export class TrainerSession {
         });
         restoreRng(rng, parseRngState(rngs.loop));
         this.step = checkpoint.step;
-        const dropped = await truncateMetricEventsAfter(runDir, checkpoint.step);
-        if (dropped > 0) this.log('info', `dropped ${dropped} metrics.jsonl lines past the checkpoint at step ${checkpoint.step}`);
+        const truncated = await truncateMetricEventsAfter(runDir, checkpoint.step);
+        if (truncated.dropped > 0) this.log('info', `dropped ${truncated.dropped} metrics.jsonl lines past the checkpoint at step ${checkpoint.step}`);
+        if (truncated.lastDroppedStep !== undefined) retrained = { from: checkpoint.step + 1, to: truncated.lastDroppedStep };
       }
+      this.checkCancel();
 
       await updateRunInfo(runDir, {
         state: 'running',
@@ -283,9 +361,12 @@ export class TrainerSession {
         totalSteps: loop.totalSteps,
         specHash,
         pid: this.deps.pid ?? process.pid,
+        host: os.hostname(),
+        message: undefined,
         startedAt: new Date().toISOString(),
         versions: this.versions(),
       });
+      this.checkCancel();
       this.send({
         type: 'started',
         runId: path.basename(runDir),
@@ -296,31 +377,70 @@ export class TrainerSession {
         totalSteps: loop.totalSteps,
         resumed: checkpoint !== undefined,
         ...(checkpoint ? { checkpoint: path.relative(runDir, checkpoint.path) } : {}),
+        ...(retrained ? { retrained } : {}),
       });
+      if (checkpoint) {
+        const redo = retrained ? `; steps ${retrained.from}–${retrained.to} were not checkpointed and are retrained` : '';
+        this.log('info', `resuming at step ${checkpoint.step}${redo}`);
+      }
       this.log('info', `${info.description ?? spec.resolved.name}: ${info.parameterCount} parameters, ${loop.totalSteps} steps, backend ${backend.name}`);
       if (this.phase === 'starting') this.phase = 'running';
 
-      const { reason, summary } = await this.train(job, ctx, loop, specHash, checkpoint?.step ?? 0);
+      const { reason, summary, abandoned } = await this.train(job, ctx, loop, specHash, checkpoint?.step ?? 0);
+      if (abandoned) {
+        // The step in flight when a cancel came: the job is disposed once it settles (in process), or never (the process exits).
+        keepJob = true;
+        const j = job;
+        void abandoned.then(
+          () => j.dispose(),
+          () => undefined,
+        );
+      }
       finalState = reason;
       await updateRunInfo(runDir, { state: finalState, step: this.step, endedAt: new Date().toISOString() }).catch(() => undefined);
       this.finish({ type: 'done', reason, step: this.step, summary });
     } catch (e) {
-      const hint = e instanceof TrainerError ? e.hint : undefined;
-      const message = errorText(e) || 'the trainer failed';
+      if (e instanceof Cancelled) {
+        // Also after a cancel during set-up: this write comes after any this session made, so run.json ends cancelled.
+        await this.endCancelled('cancelled before the first step');
+        return;
+      }
+      if (this.doneSent) return; // cancelled during set-up; what failed after that does not matter
+      const outOfMemory = isOutOfMemoryError(e);
+      // A wasm trap or an allocation failure may leave the heap corrupt: disposing tensors then can spin forever.
+      keepJob = outOfMemory || (e instanceof Error && e.name === 'RuntimeError');
+      let hint = e instanceof TrainerError ? e.hint : undefined;
+      let message = errorText(e) || 'the trainer failed';
+      if (outOfMemory && resolvedSpec) {
+        hint = `the backend reported: ${message}`;
+        try {
+          message = describeOutOfMemory(resolvedSpec, backendName ?? resolvedSpec.training.backend);
+        } catch {
+          message = `out of memory on the ${backendName ?? 'backend'} (${message})`;
+        }
+      } else if (outOfMemory) {
+        message = `out of memory: ${message}`;
+      }
       this.send({ type: 'error', fatal: true, message, ...(hint ? { hint } : {}) });
       if (!(e instanceof TrainerError) && e instanceof Error && e.stack) this.log('debug', e.stack);
       if (this.runDir) await updateRunInfo(this.runDir, { state: 'error', step: this.step, endedAt: new Date().toISOString(), message }).catch(() => undefined);
       this.finish({ type: 'done', reason: 'error', step: this.step, summary: { message } });
     } finally {
       try {
-        job?.dispose();
+        if (!keepJob) job?.dispose();
       } catch {
         // nothing to do
       }
     }
   }
 
-  private async train(job: TrainingJob, ctx: JobContext, loop: LoopState, specHash: string, checkpointStep: number): Promise<{ reason: Exclude<DoneReason, 'error'>; summary: Summary }> {
+  private async train(
+    job: TrainingJob,
+    ctx: JobContext,
+    loop: LoopState,
+    specHash: string,
+    checkpointStep: number,
+  ): Promise<{ reason: Exclude<DoneReason, 'error'>; summary: Summary; abandoned?: Promise<unknown> }> {
     const training = ctx.spec.training;
     const runDir = ctx.runDir;
     const meter = new StepMeter();
@@ -369,17 +489,30 @@ export class TrainerSession {
 
     let reason: Exclude<DoneReason, 'error'> = 'completed';
     let problem: string | undefined;
+    const cancelled = (abandoned?: Promise<unknown>) => ({
+      reason: 'cancelled' as const,
+      summary: { steps: this.step, totalSteps: loop.totalSteps, message: 'cancelled before the first step' },
+      ...(abandoned ? { abandoned } : {}),
+    });
     while (this.step < loop.totalSteps) {
       await nextTurn();
       if (!this.stopRequested && this.pauseRequested) await this.waitWhilePaused();
       if (this.stopRequested) {
+        if (this.sessionSteps === 0) return cancelled();
         reason = 'stopped';
         break;
       }
       const index = this.step;
       const learningRate = learningRateAt(index, training.learningRate, loop.totalSteps);
       const t0 = performance.now();
-      const m = await job.step({ step: index, learningRate });
+      const stepping = job.step({ step: index, learningRate });
+      if (this.sessionSteps === 0) {
+        // A stop during the first step cancels at once: the step is abandoned, not waited for.
+        const first = await Promise.race([stepping.then((value) => ({ value })), this.stopSignal.then(() => undefined)]);
+        if (!first) return cancelled(stepping.catch(() => undefined));
+      }
+      const m = await stepping;
+      this.sessionSteps++;
       const stepMs = performance.now() - t0;
       const values = { loss: m.loss, mlmLoss: m.mlmLoss ?? m.loss, nspLoss: m.nspLoss ?? 0, gradNorm: m.gradNorm };
       const bad = Object.entries(values).find(([, v]) => !Number.isFinite(v));

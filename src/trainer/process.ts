@@ -1,11 +1,47 @@
 /**
  * The trainer as a child process: speaks the protocol over the IPC channel `child_process.fork` opens, runs one
- * job, and exits after `done` (code 0 when completed or stopped, 1 otherwise). SIGTERM, SIGINT and the host
- * going away all stop gracefully (finish the step, checkpoint, `done`).
+ * job, and exits after `done` (code 0 when completed, stopped or cancelled, 1 otherwise). SIGTERM, SIGINT and the
+ * host going away all stop gracefully (finish the step, checkpoint, `done`).
+ *
+ * Exit is guaranteed: once `done` or a fatal `error` has been sent, a watchdog on its own thread kills the process
+ * after `EXIT_DEADLINE_MS` whatever the main thread is doing (after a wasm out-of-memory trap, freeing tensors on
+ * the corrupt heap spun forever at 100 % CPU; a timer on the main thread could not have fired).
  */
+import { Worker } from 'node:worker_threads';
 import { trainerMessage, type TrainerMessage } from '../protocol';
 import { defaultJobFactory } from './jobs';
 import { TrainerSession, type TrainerDeps } from './loop';
+
+/** How long the process may take to exit after `done` or a fatal `error`. */
+export const EXIT_DEADLINE_MS = 1000;
+
+/**
+ * A thread that SIGKILLs this process `ms` after `arm(ms)` (the earliest arming counts). It does not keep the
+ * process alive, and it works while the main thread is stuck in synchronous code.
+ */
+function startExitWatchdog(): { arm: (ms: number) => void } {
+  let worker: Worker | undefined;
+  try {
+    worker = new Worker(
+      `const { parentPort } = require('node:worker_threads');
+       let armed = false;
+       parentPort.on('message', (ms) => {
+         if (armed) return;
+         armed = true;
+         setTimeout(() => {
+           process.stderr.write('convbert trainer: still running ' + ms + ' ms after done or a fatal error; killing it\\n');
+           process.kill(process.pid, 'SIGKILL');
+         }, ms);
+       });`,
+      { eval: true },
+    );
+    worker.unref();
+    worker.on('error', () => undefined);
+  } catch {
+    worker = undefined; // no threads: the host's kill after done is the guarantee
+  }
+  return { arm: (ms) => worker?.postMessage(ms) };
+}
 
 export async function runTrainerProcess(deps: Partial<TrainerDeps> = {}): Promise<void> {
   const send = process.send?.bind(process);
@@ -14,9 +50,11 @@ export async function runTrainerProcess(deps: Partial<TrainerDeps> = {}): Promis
     process.exitCode = 2;
     return;
   }
+  const watchdog = startExitWatchdog();
   let pending = 0;
   let drained: (() => void) | undefined;
   const emit = (message: TrainerMessage) => {
+    if (message.type === 'done' || (message.type === 'error' && message.fatal)) watchdog.arm(EXIT_DEADLINE_MS);
     if (!process.connected) return;
     pending++;
     try {
@@ -34,6 +72,7 @@ export async function runTrainerProcess(deps: Partial<TrainerDeps> = {}): Promis
     const message = e instanceof Error ? e.message : String(e);
     process.stderr.write(`convbert trainer crashed: ${e instanceof Error && e.stack ? e.stack : message}\n`);
     emit(trainerMessage({ type: 'error', fatal: true, message: `the trainer crashed: ${message}` }));
+    watchdog.arm(EXIT_DEADLINE_MS);
     setTimeout(() => process.exit(1), 200).unref();
   };
   process.on('uncaughtException', crash);
@@ -48,8 +87,8 @@ export async function runTrainerProcess(deps: Partial<TrainerDeps> = {}): Promis
   if (pending > 0) {
     await new Promise<void>((resolve) => {
       drained = resolve;
-      setTimeout(resolve, 5000).unref();
+      setTimeout(resolve, EXIT_DEADLINE_MS / 2).unref();
     });
   }
-  process.exit(done.reason === 'completed' || done.reason === 'stopped' ? 0 : 1);
+  process.exit(done.reason === 'completed' || done.reason === 'stopped' || done.reason === 'cancelled' ? 0 : 1);
 }

@@ -209,7 +209,7 @@ test('train runs a spec to the end: run directory, metrics.jsonl, and a summary 
   assert.equal(h2.of('started').at(-1)?.step, 12);
 });
 
-test('Ctrl+C (SIGINT to a `convbert train` process) stops after the step with a checkpoint, exit 0; --resume continues from it', { timeout: 60_000 }, async () => {
+test('Ctrl+C (SIGINT to a `convbert train` process) stops after the step with a checkpoint, exit 3 (stopped); --resume continues from it', { timeout: 60_000 }, async () => {
   const cwd = workspace();
   const child = spawn(process.execPath, ['--import', TSX, CLI, 'train', 'tiny.convbert.json', '--steps', '400', '--out', 'run'], {
     cwd,
@@ -230,7 +230,7 @@ test('Ctrl+C (SIGINT to a `convbert train` process) stops after the step with a 
   await new Promise((r) => setTimeout(r, 300));
   child.kill('SIGINT');
   const code = await exited;
-  assert.equal(code, 0, `${stdout}\n${stderr}`);
+  assert.equal(code, 3, `stopped, not completed: ${stdout}\n${stderr}`);
   assert.match(stderr, /Ctrl\+C: stopping after the current step/);
   const m = /^stopped at step (\d+) of 400$/m.exec(stdout);
   assert.ok(m, stdout);
@@ -251,6 +251,60 @@ test('Ctrl+C (SIGINT to a `convbert train` process) stops after the step with a 
   const steps = h.of('metrics').map((x) => x.step);
   assert.deepEqual(steps, Array.from({ length: total }, (_, i) => i + 1), 'one metrics line per step across both sessions');
   assert.equal(h.of('done').at(-1)?.reason, 'completed');
+});
+
+test('Ctrl+C before the first step completes cancels at once: exit 3, run cancelled, no resume hint', { timeout: 60_000 }, async () => {
+  const cwd = workspace();
+  // The toy job with a 20 s first step: the interrupt lands while it runs.
+  const child = spawn(process.execPath, ['--import', TSX, CLI, 'train', 'tiny.convbert.json', '--out', 'run'], {
+    cwd,
+    env: { ...process.env, NO_COLOR: '1', [JOB_MODULE_ENV]: path.join(ROOT, 'src/core/train/toy-job.ts'), CONVBERT_TOY_JOB: JSON.stringify({ stepDelayMs: 20_000 }) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const deadline = Date.now() + 40_000;
+  while (!/^steps\s+12, seed 11$/m.test(stdout)) {
+    if (Date.now() > deadline || child.exitCode !== null) assert.fail(`not started:\n${stdout}\n${stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const t0 = Date.now();
+  child.kill('SIGINT');
+  const code = await exited;
+  const ms = Date.now() - t0;
+  assert.equal(code, 3, `${stdout}\n${stderr}`);
+  assert.ok(ms < 2000, `exited ${ms} ms after Ctrl+C`);
+  assert.match(stdout, /^cancelled before the first step$/m);
+  assert.doesNotMatch(stdout, /--resume/);
+  assert.equal((await readRunInfo(path.join(cwd, 'run')))?.state, 'cancelled');
+});
+
+test('a wasm out-of-memory trap: the CLI prints "out of memory" the moment it happens, once, and exits 1 within 2 s', { timeout: 60_000 }, async () => {
+  const cwd = workspace();
+  // After the trap the trainer's main thread spins forever (as on a corrupt wasm heap) before it can send `done`.
+  const child = spawn(process.execPath, ['--import', TSX, CLI, 'train', 'tiny.convbert.json', '--out', 'run'], {
+    cwd,
+    env: { ...process.env, NO_COLOR: '1', [JOB_MODULE_ENV]: path.join(ROOT, 'src/core/train/toy-job.ts'), CONVBERT_TOY_JOB: JSON.stringify({ trapIn: 'step', afterTrap: 'event-loop' }) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let printedAt = 0;
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+    if (!printedAt && /convbert: out of memory/.test(stderr)) printedAt = Date.now();
+  });
+  child.stdout.resume();
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  assert.equal(code, 1, stderr);
+  assert.ok(printedAt > 0, stderr);
+  assert.ok(Date.now() - printedAt < 2000, `exited ${Date.now() - printedAt} ms after printing the error`);
+  const lines = stderr.split('\n').filter((l) => l.startsWith('convbert:'));
+  assert.equal(lines.length, 1, stderr);
+  assert.match(lines[0]!, /^convbert: out of memory on the cpu backend: .*; the backend reported: memory access out of bounds$/);
+  assert.doesNotMatch(stderr, NO_STACK);
 });
 
 test('--seed and --steps override the spec for a new run in --out', { timeout: 60_000 }, async () => {

@@ -73,11 +73,11 @@ test('metrics.jsonl: appended events read back validated; a torn last line is re
   assert.deepEqual(history.events.map((e) => e.type), ['metrics', 'metrics', 'metrics', 'metrics', 'checkpoint', 'metrics']);
   assert.deepEqual(history.invalid.map((i) => i.line), [7]);
 
-  assert.equal(await truncateMetricEventsAfter(dir, 4), 2, 'step 5 and the torn line');
+  assert.equal((await truncateMetricEventsAfter(dir, 4)).dropped, 2, 'step 5 and the torn line');
   history = await readMetricEvents(dir);
   assert.deepEqual(history.events.map((e) => ('step' in e ? e.step : -1)), [1, 2, 3, 4, 4]);
   assert.deepEqual(history.invalid, []);
-  assert.equal(await truncateMetricEventsAfter(dir, 4), 0);
+  assert.equal((await truncateMetricEventsAfter(dir, 4)).dropped, 0);
   assert.deepEqual(await readMetricEvents(tmp()), { events: [], invalid: [] });
 });
 

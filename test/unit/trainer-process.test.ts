@@ -176,8 +176,9 @@ test('a job that cannot be loaded is a fatal error with done: error, and exit co
 });
 
 test('stop() kills a trainer that does not stop in time; dispose() kills a running one', { timeout: 60_000 }, async () => {
-  const slow = forkTrainer({ stepDelayMs: 20_000 });
-  slow.on('started', () => void slow.stop(500));
+  // Stuck in a checkpoint write after step 4 (a stop before the first step would cancel at once instead).
+  const slow = forkTrainer({ saveDelayMs: 20_000 });
+  slow.on('metrics', (m) => m.step === 4 && void slow.stop(500));
   slow.start({ runDir: tmpRunDir(), spec: TOY_SPEC });
   const t0 = Date.now();
   const exit = await slow.finished;

@@ -2,6 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CostReport, ModuleCost } from '../../src/core/cost/types';
+import { computeCost } from '../../src/core/cost';
+import { resolveSpec } from '../../src/core/spec/resolve';
 import { costEntries } from './fixtures';
 import { type ChartInfo, dashboardSuite } from './harness';
 
@@ -62,7 +64,7 @@ test('one report: parameter and FLOP bars per layer, stacked by module kind, equ
     await d.settled();
     assertBars((await d.charts())['costs-flops-0']!, groupbert.report, (m) => fwd(m) + bwd(m), 'training FLOPs');
     assert.equal(((await d.state()) as { costPass: string }).costPass, 'both');
-    assert.match(await d.page.locator('.costs-view .key').innerText(), /multiply-add = 2 FLOPs/);
+    assert.match(await d.page.locator('.costs-view > .key').innerText(), /multiply-add = 2 FLOPs/);
   });
 });
 
@@ -112,7 +114,7 @@ test('two reports side by side: same y scale, a comparison table, and the costs 
     assert.equal(boxes.length, 2);
     assert.ok(boxes[1]!.x > boxes[0]!.x && Math.abs(boxes[1]!.y - boxes[0]!.y) < 1, 'side by side');
     const compare = await d.page.locator('table.compare-table tbody tr').allInnerTexts();
-    assert.equal(compare.length, 6);
+    assert.equal(compare.length, 7);
     const ratio = bert.report.totals.params / groupbert.report.totals.params;
     assert.match(compare[0]!, new RegExp(`${ratio.toFixed(2)}×`));
 
@@ -129,6 +131,31 @@ test('two reports side by side: same y scale, a comparison table, and the costs 
     const modules = [bert.report.embeddings, ...bert.report.layers.flatMap((l) => l.modules), ...bert.report.heads];
     assert.equal(lines.length, 1 + modules.length);
     assert.equal(lines[2], `bert-mini,${modules[1]!.name},attention,0,${modules[1]!.params},${modules[1]!.forward.matmul},${modules[1]!.forward.elementwise},${modules[1]!.backward.matmul},${modules[1]!.backward.elementwise},${modules[1]!.activationBytes}`);
+  });
+});
+
+test('issue #9 (15): two reports of different batch sizes: each column says its own batch × sequence', async () => {
+  // A batch-4 run beside a batch-8 one (Compare Runs takes each run's spec snapshot).
+  const spec = (batchSize: number) => computeCost(resolveSpec({ version: 1, name: `b${batchSize}`, extends: 'bert-tiny', training: { batchSize, sequenceLength: 32 } }));
+  const a = { label: 'batch 8', report: spec(8) };
+  const b = { label: 'batch 4', report: spec(4) };
+  assert.equal(a.report.batchSize, 8);
+  assert.equal(b.report.batchSize, 4);
+  await withDashboard(async (d) => {
+    await d.send({ type: 'snapshot', runs: [], selectedRunIds: [], costs: [a, b] });
+    await d.showTab('Costs');
+    for (const display of ['chart', 'table']) {
+      if (display === 'table') {
+        await d.page.locator('[data-control=cost-display] vscode-radio[value=table]').click();
+        await d.settled();
+      }
+      const notes = await d.page.locator('.cost-column .step-tokens').allInnerTexts();
+      assert.deepEqual(notes, ['FLOPs per step of 8 × 32 tokens.', 'FLOPs per step of 4 × 32 tokens.'], display);
+      const footnote = await d.page.locator('.costs-view > p.key').last().innerText();
+      assert.doesNotMatch(footnote, /8 × 32/, 'no one footnote claims one batch for both');
+    }
+    const tokens = (await d.page.locator('table.compare-table tbody tr').allInnerTexts()).find((t) => t.startsWith('Tokens per step'));
+    assert.match(tokens ?? '', /256\s+128\s+0\.50×/);
   });
 });
 

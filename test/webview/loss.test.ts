@@ -55,15 +55,16 @@ test('the webview says ready first and waits; a snapshot plots every point of th
       assert.equal(val.data.length, withVal.length);
       val.data.forEach((p, i) => assert.deepEqual(p, { x: withVal[i]!.step, y: withVal[i]!.valLoss }));
     }
-    // Distinct, theme-derived colours per run; validation shares its run's colour.
-    assert.equal(dataset(chart, 'run-a', 'train').borderColor, '#3794ff');
+    // Distinct, theme-derived colours per run, in the order the runs started (the host lists the newest first:
+    // run-c is the oldest and takes the first colour); validation shares its run's colour.
+    assert.equal(dataset(chart, 'run-a', 'train').borderColor, '#89d185');
     assert.equal(dataset(chart, 'run-b', 'train').borderColor, '#d18616');
     assert.equal(dataset(chart, 'run-b', 'val').borderColor, '#d18616');
     assert.ok(chart.width > 600 && chart.height >= 400, `chart drawn at ${chart.width}×${chart.height}`);
 
     const label = (await d.page.locator('#loss-chart').getAttribute('aria-label')) ?? '';
     assert.match(label, /Loss curves of 2 runs/);
-    assert.match(label, /groupbert-mini \(running\): 2001 training points/);
+    assert.match(label, /groupbert-mini #run-a \(running\): 2001 training points/);
     assert.equal(await d.page.locator('#loss-chart').getAttribute('role'), 'img');
   });
 });
@@ -150,6 +151,67 @@ test('metrics and eval messages merge by step; a run is added by a run message; 
     // A snapshot replaces (a hidden panel shown again gets a full replay): no duplicated points.
     await d.send(snapshot);
     assert.equal(dataset((await d.charts()).loss!, 'run-a', 'train-raw').data.length, A.length);
+  });
+});
+
+test('issue #9 (14): two runs of one spec are told apart (short id, start time); a new run goes first and no colour moves', async () => {
+  const older = '20250301-090000-000-aaaaaa';
+  const newer = '20250301-100500-000-bbbbbb';
+  const newest = '20250302-080000-000-cccccc';
+  const local = (iso: string) => {
+    const t = new Date(iso);
+    const p = (n: number) => String(n).padStart(2, '0');
+    return `${t.getFullYear()}-${p(t.getMonth() + 1)}-${p(t.getDate())} ${p(t.getHours())}:${p(t.getMinutes())}`;
+  };
+  await withDashboard(async (d) => {
+    await d.send({
+      type: 'snapshot',
+      runs: [run(newer, 'tiny', lossPoints(30, 5), { state: 'completed', createdAt: '2025-03-01T10:05:00.000Z' }), run(older, 'tiny', lossPoints(30, 6), { state: 'completed', createdAt: '2025-03-01T09:00:00.000Z' })],
+      selectedRunIds: [older, newer],
+      costs: [],
+    });
+    const details = await d.page.locator('.run-list .run-detail').allInnerTexts();
+    assert.deepEqual(details, [`#bbbbbb · ${local('2025-03-01T10:05:00.000Z')} · completed · wasm`, `#aaaaaa · ${local('2025-03-01T09:00:00.000Z')} · completed · wasm`]);
+    let chart = (await d.charts()).loss!;
+    assert.equal(dataset(chart, older, 'train').label, 'tiny #aaaaaa · training');
+    assert.equal(dataset(chart, newer, 'val').label, 'tiny #bbbbbb · validation');
+    const before = { older: dataset(chart, older, 'train').borderColor, newer: dataset(chart, newer, 'train').borderColor };
+    assert.notEqual(before.older, before.newer);
+    // A run starts while the panel is open: listed first, with the next colour; the others keep theirs.
+    await d.send({ type: 'run', run: { id: newest, name: 'tiny', state: 'starting' } });
+    await d.send({ type: 'metrics', runId: newest, points: [{ step: 1, loss: 9 }] });
+    await d.page.locator(`.run-list vscode-checkbox[data-run-id="${newest}"]`).click();
+    await d.settled();
+    const order = await d.page.locator('.run-list vscode-checkbox').evaluateAll((els) => els.map((e) => e.getAttribute('data-run-id')));
+    assert.deepEqual(order, [newest, newer, older]);
+    chart = (await d.charts()).loss!;
+    assert.equal(dataset(chart, older, 'train').borderColor, before.older);
+    assert.equal(dataset(chart, newer, 'train').borderColor, before.newer);
+    assert.ok(![before.older, before.newer].includes(dataset(chart, newest, 'train').borderColor));
+    // The host's next snapshot (newest first) keeps the same colours.
+    await d.send({
+      type: 'snapshot',
+      runs: [run(newest, 'tiny', [{ step: 1, loss: 9 }], { createdAt: '2025-03-02T08:00:00.000Z' }), run(newer, 'tiny', lossPoints(30, 5), { state: 'completed', createdAt: '2025-03-01T10:05:00.000Z' }), run(older, 'tiny', lossPoints(30, 6), { state: 'completed', createdAt: '2025-03-01T09:00:00.000Z' })],
+      selectedRunIds: [newest, newer, older],
+      costs: [],
+    });
+    const again = (await d.charts()).loss!;
+    assert.equal(dataset(again, older, 'train').borderColor, before.older);
+    assert.equal(dataset(again, newer, 'train').borderColor, before.newer);
+  });
+});
+
+test('issue #9 (2): a snapshot after a resume from an earlier step replaces the curve: no old points are kept', async () => {
+  await withDashboard(async (d) => {
+    const old = lossPoints(147, 7);
+    await d.send({ type: 'snapshot', runs: [run('run-r', 'resumed', old)], selectedRunIds: ['run-r'], costs: [] });
+    assert.equal(dataset((await d.charts()).loss!, 'run-r', 'train-raw').data.length, 147);
+    // What the host sends when the resumed run's `started` says step 0: the run anew, then the new points.
+    await d.send({ type: 'snapshot', runs: [run('run-r', 'resumed', [])], selectedRunIds: ['run-r'], costs: [] });
+    await d.send({ type: 'metrics', runId: 'run-r', points: Array.from({ length: 14 }, (_, i) => ({ step: i + 1, loss: 50 + i })) });
+    const raw = dataset((await d.charts()).loss!, 'run-r', 'train-raw').data;
+    assert.deepEqual(raw.map((p) => p.x), Array.from({ length: 14 }, (_, i) => i + 1));
+    assert.equal(raw[0]!.y, 50);
   });
 });
 

@@ -93,7 +93,8 @@ async function colours(d: Dashboard): Promise<Colours> {
     body,
     tick: loss.scales.x!.tickColor,
     grid: loss.scales.y!.gridColor,
-    runA: loss.datasets.find((x) => x.runId === 'run-a' && x.role === 'train')!.borderColor,
+    // The first series colour goes to the run that started first: run-c (the host lists the newest first).
+    runA: loss.datasets.find((x) => x.runId === 'run-c' && x.role === 'train')!.borderColor,
     attentionBar: costs.datasets.find((x) => x.kind === 'attention')!.backgroundColor,
     label,
   };

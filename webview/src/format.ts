@@ -1,4 +1,15 @@
-/** Number formatting for labels, tables and CSV. */
+/** Number formatting for labels, tables and CSV; how a run is named. */
+import { runShortId, runTag, type RunInfo } from '../../src/protocol/webview';
+
+/** A run's name with its short id ("tiny #3fa9c1"): two runs of one spec are told apart in legends and lists. */
+export function runLabel(info: RunInfo): string {
+  return `${info.name} #${runShortId(info.id)}`;
+}
+
+/** The run list's second line: "#3fa9c1 · 2025-01-01 12:00 · completed · wasm". */
+export function runDetail(info: RunInfo): string {
+  return [runTag(info.id, info.createdAt), info.state, info.backend].filter(Boolean).join(' · ');
+}
 
 const UNITS = [
   { v: 1e12, s: 'T' },

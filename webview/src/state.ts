@@ -4,15 +4,16 @@
  * `ViewState`: what the user chose (tab, smoothing, log-x, cost pass, layer/head/step), persisted with
  * `setState` and restored from `getState` on load.
  */
-import type {
-  CostEntry,
-  DashboardView,
-  EvalResultMessage,
-  MetricPoint,
-  ProbeMessage,
-  RunInfo,
-  RunSeries,
-  SnapshotMessage,
+import {
+  compareRunsNewestFirst,
+  type CostEntry,
+  type DashboardView,
+  type EvalResultMessage,
+  type MetricPoint,
+  type ProbeMessage,
+  type RunInfo,
+  type RunSeries,
+  type SnapshotMessage,
 } from '../../src/protocol/webview';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -117,14 +118,19 @@ export class DataStore {
     return this.runs.filter((r) => this.selected.has(r.info.id));
   }
 
-  /** The position of a run in the host's list: its colour index, stable while runs are selected and deselected. */
+  /**
+   * A run's colour index: how many runs started before it. The list is newest first, so a new run takes the next
+   * colour and the others keep theirs (and selecting or deselecting changes none).
+   */
   colourIndex(id: string): number {
-    return this.runs.findIndex((r) => r.info.id === id);
+    const i = this.runs.findIndex((r) => r.info.id === id);
+    return i < 0 ? -1 : this.runs.length - 1 - i;
   }
+
 
   applySnapshot(m: SnapshotMessage): void {
     this.runs = m.runs.map((r: RunSeries) => ({
-      info: { id: r.id, name: r.name, state: r.state, ...(r.backend !== undefined ? { backend: r.backend } : {}) },
+      info: { id: r.id, name: r.name, state: r.state, ...(r.backend !== undefined ? { backend: r.backend } : {}), ...(r.createdAt !== undefined ? { createdAt: r.createdAt } : {}) },
       points: sortedUnique(r.points),
       probeSteps: [...new Set(r.probeSteps)].sort((a, b) => a - b),
     }));
@@ -143,7 +149,11 @@ export class DataStore {
   upsertRun(info: RunInfo): void {
     const run = this.run(info.id);
     if (run) run.info = info;
-    else this.runs.push({ info, points: [], probeSteps: [] });
+    else {
+      // The host lists runs newest first; a run that appears now goes where the host would list it (usually first).
+      const at = this.runs.findIndex((r) => compareRunsNewestFirst(info, r.info) < 0);
+      this.runs.splice(at < 0 ? this.runs.length : at, 0, { info, points: [], probeSteps: [] });
+    }
     this.emit('runs', info.id);
   }
 

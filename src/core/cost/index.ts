@@ -20,3 +20,5 @@ export {
 } from './conventions';
 export { hasMixer } from './modules';
 export type { CostKind, CostOptions, CostReport, CostTotals, FlopSplit, LayerCost, MemoryEstimate, ModuleCost } from './types';
+export { describeOutOfMemory, effectiveBackend, fitRefusal, formatLimit, hardLimitBytes, largestHardLimitBytes, trainingFit } from './fit';
+export type { ConcreteBackend, MachineFacts, TrainingFit } from './fit';

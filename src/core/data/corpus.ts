@@ -4,12 +4,13 @@
  * the sentence splitter). The corpus hash is computed from the bytes as they are read, never from paths or mtimes.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync, type Stats } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { expandGlob, hasGlobMagic } from './glob';
 import { splitSentences } from './sentences';
 import { corpusFileError, readChunks, readLineBatches } from './stream';
+import { notTextMessage, sniffFile, type TextSniff } from './text-check';
 
 export type CorpusSpec = 'bundled' | readonly string[];
 
@@ -80,13 +81,14 @@ export function resolveCorpus(spec: CorpusSpec, opts: ResolveCorpusOptions): Cor
       if (matches.length === 0) throw new Error(`Corpus glob "${pattern}" matched no files (relative to ${opts.baseDir}).`);
     } else {
       const path = resolve(opts.baseDir, pattern);
-      let isFile: boolean;
+      let stats: Stats;
       try {
-        isFile = statSync(path).isFile();
+        stats = statSync(path);
       } catch (err) {
         throw corpusFileError(path, err);
       }
-      if (!isFile) throw corpusFileError(path, Object.assign(new Error('directory'), { code: 'EISDIR' }));
+      if (stats.isDirectory()) throw corpusFileError(path, Object.assign(new Error('directory'), { code: 'EISDIR' }));
+      if (!stats.isFile()) throw new Error(`Corpus path ${path} is not a regular file but ${specialFileKind(stats)}; give a text file`);
       matches = [path];
     }
     for (const m of matches) {
@@ -96,7 +98,36 @@ export function resolveCorpus(spec: CorpusSpec, opts: ResolveCorpusOptions): Cor
       }
     }
   }
+  checkCorpusText(files);
   return { kind: 'files', files, description: spec.join(', ') };
+}
+
+/** What a path that is neither a file nor a directory is, in words. */
+export function specialFileKind(stats: Stats): string {
+  if (stats.isCharacterDevice()) return 'a character device (like /dev/zero)';
+  if (stats.isBlockDevice()) return 'a block device';
+  if (stats.isFIFO()) return 'a named pipe';
+  if (stats.isSocket()) return 'a socket';
+  return 'a special file';
+}
+
+/** Throws, naming the file, when a corpus file is not text; and "the corpus is empty" when no file has any text. */
+export function checkCorpusText(files: readonly string[]): void {
+  let empty = 0;
+  for (const file of files) {
+    let sniff: TextSniff;
+    try {
+      sniff = sniffFile(file);
+    } catch (err) {
+      throw corpusFileError(file, err);
+    }
+    if (sniff.kind === 'binary') throw new Error(notTextMessage(file, sniff));
+    if (sniff.kind === 'empty') empty++;
+  }
+  if (files.length > 0 && empty === files.length) {
+    const which = files.length === 1 ? `${files[0]} is empty` : `all ${files.length} files are empty (${files.slice(0, 3).join(', ')}${files.length > 3 ? ', …' : ''})`;
+    throw new Error(`The corpus is empty: ${which}. Put some text in it, or use "corpus": "bundled".`);
+  }
 }
 
 /** Hashes the content of a corpus: sha256 over the sha256 of each file's bytes, in order. */

@@ -10,6 +10,7 @@ import { hashCorpus, resolveCorpus, type CorpusSource } from './corpus';
 import { splitDocuments, type DocumentSplit } from './split';
 import { trainTokenizer, type TrainedTokenizer } from './tokenizer-cache';
 import { tokenizeCorpus, type TokenizedCorpus } from './tokenized';
+import { MAX_UNK_SHARE, unkShare } from './text-check';
 import { WordPieceTokenizer } from './wordpiece';
 
 export type DataTrainingSettings = Pick<
@@ -30,6 +31,8 @@ export interface PrepareDataOptions {
   chunkSize?: number;
   inMemoryLimitBytes?: number;
   onProgress?: (message: string) => void;
+  /** Problems with the data that do not stop training (e.g. a vocabulary that leaves most tokens [UNK]). */
+  onWarning?: (message: string, hint?: string) => void;
 }
 
 export interface PreparedData {
@@ -72,6 +75,15 @@ export async function prepareData(opts: PrepareDataOptions): Promise<PreparedDat
   }
   const corpus = await tokenizeCorpus(source, tokenizer, { cacheDir: opts.cacheDir, corpusHash, chunkSize: opts.chunkSize, inMemoryLimitBytes: opts.inMemoryLimitBytes });
   log(`tokens: ${corpus.numTokens} in ${corpus.numDocuments} documents, ${corpus.numSentences} sentences${corpus.cached ? ' (cached)' : ''}`);
+  const unk = unkShare((a, b) => corpus.tokens.read(a, b), corpus.numTokens, tokenizer.special.unk);
+  if (unk.share > MAX_UNK_SHARE) {
+    const vocab = tokenizerFrom === 'vocabFile' ? `the ${tokenizer.vocabSize}-piece vocabulary of training.tokenizer.vocabFile` : `the ${tokenizer.vocabSize}-piece vocabulary`;
+    const warn = opts.onWarning ?? ((m: string, h?: string) => log(`warning: ${m}${h ? ` (${h})` : ''}`));
+    warn(
+      `${Math.round(100 * unk.share)} % of the corpus's tokens are [UNK] (of the first ${unk.counted}): ${vocab} does not cover this text, so the model mostly learns to predict [UNK] and its MLM accuracy means little`,
+      tokenizerFrom === 'vocabFile' ? 'use a vocabulary made for this text, or leave out vocabFile to train one on the corpus' : 'raise training.tokenizer.vocabSize',
+    );
+  }
   const split = splitDocuments(corpus, t.validationFraction);
   const base: Omit<BatchConfig, 'stream'> = {
     sequenceLength: t.sequenceLength,

@@ -3,14 +3,26 @@
  * and the Markdown reference of every property. `scripts/generate-schema.ts` writes them; the drift test
  * compares them with these renderings.
  */
-import { SpecFileSchema } from './schema';
+import { ModelSchema, SpecFileSchema } from './schema';
 
 export const SCHEMA_PATH = 'schemas/convbert.schema.json';
 export const REFERENCE_PATH = 'docs/spec-reference.md';
 
+/**
+ * The model's number properties (`hiddenSize`, `numHeads`, …): the editor completes these itself with the value the
+ * spec has now (inherited from its preset or a default), so the JSON Schema marks them `doNotSuggest` and VS Code's
+ * JSON features, which could only insert the schema's `default` (or `0`), do not offer them a second time.
+ */
+export function editorCompletedModelKeys(): string[] {
+  const props = ModelSchema.properties as Record<string, { type?: unknown }>;
+  return Object.keys(props).filter((key) => props[key]?.type === 'integer' || props[key]?.type === 'number');
+}
+
 /** The schema as plain JSON (TypeBox's symbol keys dropped), draft-07 as VS Code and ajv both read it. */
 export function schemaJson(): Record<string, unknown> {
-  return { $schema: 'http://json-schema.org/draft-07/schema#', ...(JSON.parse(JSON.stringify(SpecFileSchema)) as Record<string, unknown>) };
+  const json = JSON.parse(JSON.stringify(SpecFileSchema)) as { properties: { model: { properties: Record<string, Record<string, unknown>> } } };
+  for (const key of editorCompletedModelKeys()) json.properties.model.properties[key] = { ...json.properties.model.properties[key], doNotSuggest: true };
+  return { $schema: 'http://json-schema.org/draft-07/schema#', ...(json as unknown as Record<string, unknown>) };
 }
 
 export function renderSchemaFile(): string {

@@ -32,7 +32,8 @@ export interface Diagnostic {
   range: Range;
 }
 
-export type DiagnosticCategory = 'syntax' | 'schema' | 'semantic' | 'limit';
+/** `files`: checks against the file system, outside the pure validator (`checkCorpusPaths` in core/data). */
+export type DiagnosticCategory = 'syntax' | 'schema' | 'semantic' | 'limit' | 'files';
 
 /** Every code `validateSpecText` can emit, with its category and a one-line summary (for docs and filters). */
 export const DIAGNOSTIC_CODES = {
@@ -66,8 +67,12 @@ export const DIAGNOSTIC_CODES = {
   'conv-without-attention': { category: 'semantic', summary: 'A layer with conv but no attention (local mixing only).' },
   'invalid-layer-range': { category: 'semantic', summary: 'A layer range that runs backwards, like "5-3".' },
   'override-out-of-range': { category: 'semantic', summary: 'layerOverrides names a layer the model does not have.' },
-  'model-too-large': { category: 'semantic', summary: 'The model would have an absurd number of parameters.' },
-  'memory-over-budget': { category: 'semantic', summary: 'Estimated training memory exceeds the budget.' },
+  'model-too-large': { category: 'semantic', summary: 'The model would have an absurd number of parameters (an error: nothing could build it).' },
+  'memory-over-every-backend': { category: 'semantic', summary: "Estimated training memory exceeds every backend's hard limit on this machine (an error)." },
+  'memory-over-budget': { category: 'semantic', summary: 'Estimated training memory exceeds the budget (a warning: training anyway may work).' },
+  // files: the spec's paths checked against the file system (core/data/corpus-check.ts; not validateSpecText)
+  'corpus-path': { category: 'files', summary: 'A corpus path or glob, or the vocabulary file, that does not name a readable file.' },
+  'corpus-not-text': { category: 'files', summary: 'A corpus file that is binary, or a corpus with no text at all.' },
   // limits of the validator itself
   'too-many-diagnostics': { category: 'limit', summary: 'Validation stopped after too many problems.' },
   'internal-error': { category: 'limit', summary: 'The validator failed on this input (a bug: please report it).' },

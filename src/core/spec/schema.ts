@@ -334,6 +334,25 @@ export const BACKEND_DESCRIPTIONS = {
 } as const;
 export type BackendName = keyof typeof BACKEND_DESCRIPTIONS;
 
+/**
+ * The most memory each backend can use for training, whatever the budget: the hard limit the fit check
+ * (`core/cost/fit.ts`) holds the cost model's estimate against. `machine` means the machine's memory (known only
+ * at run time), `unknown` that no figure can be stated here (a GPU's memory); `auto` is the limit of the backend
+ * `auto` picks. wasm: WebAssembly memory is 32-bit, at most 65536 pages of 64 KiB (the TF.js binaries declare
+ * exactly that), and TF.js's own code, stacks and allocator need some of it.
+ */
+export const WASM_ADDRESS_SPACE_BYTES = 4 * 2 ** 30;
+export const WASM_TFJS_RESERVE_BYTES = 256 * 2 ** 20;
+export const BACKEND_MEMORY_LIMITS: Record<Exclude<BackendName, 'auto'>, { limit: number | 'machine' | 'unknown'; why: string }> = {
+  'tfjs-node-gpu': { limit: 'unknown', why: "tensors live in the GPU's memory, which is not known here" },
+  'tfjs-node': { limit: 'machine', why: "native TensorFlow can use the machine's memory" },
+  wasm: {
+    limit: WASM_ADDRESS_SPACE_BYTES - WASM_TFJS_RESERVE_BYTES,
+    why: 'WebAssembly addresses at most 4 GiB, about 256 MiB of which TF.js needs itself',
+  },
+  cpu: { limit: 'machine', why: "plain JavaScript typed arrays can use the machine's memory" },
+};
+
 export const TrainingSchema = Type.Object(
   {
     corpus: Type.Optional(CorpusSchema),

@@ -6,6 +6,7 @@
  * Pure functions over plain data; `validate.ts` turns paths into source ranges.
  */
 import { computeCost } from '../cost';
+import { formatLimit, hardLimitBytes, largestHardLimitBytes, trainingFit, type MachineFacts } from '../cost/fit';
 import {
   formatBytes,
   formatCount,
@@ -33,6 +34,8 @@ export interface SemanticFinding {
 export interface SemanticOptions {
   /** Overrides `training.memoryBudgetMiB` (e.g. from an editor setting or a CLI flag). */
   memoryBudgetMiB?: number;
+  /** The machine's memory and `auto`'s pick (`core/cost/machine.ts`): without them only wasm's hard limit is known. */
+  machine?: MachineFacts;
 }
 
 /** Above this many parameters a model is flagged as absurd for this tool. */
@@ -419,11 +422,36 @@ export function checkSemantics(file: SpecFile, spec: ResolvedSpec, options: Sema
   if (cost) {
     const numLayers = c.val(['model', 'numLayers'], m.numLayers, 'numLayers');
     const params = cost.totals.params;
+    const everyLimit = largestHardLimitBytes(options.machine);
     if (params > MAX_SENSIBLE_PARAMS) {
+      // An error, not a warning: nothing could build it, so `convbert validate` must fail (it used to pass with exit 0).
       const vocab = c.val(['model', 'vocabSize'], m.vocabSize, 'vocabSize');
-      c.emit('warning', 'model-too-large', [hidden, numLayers, modelInter, vocab], [hidden, numLayers], (L) => {
+      c.emit('error', 'model-too-large', [hidden, numLayers, modelInter, vocab], [hidden, numLayers], (L) => {
         return `the model would have ${formatCount(params)} parameters (${L(hidden)}, ${L(numLayers)}), far beyond what this tool can build or train (over 100 B); reduce hiddenSize (parameters grow with its square) or numLayers`;
       });
+    } else if (everyLimit !== undefined && cost.memory.totalBytes > everyLimit) {
+      // Over every backend's hard limit on this machine: no setting trains it, so it is an error at the value to change.
+      const mem = cost.memory;
+      const fixed = mem.weightsBytes + mem.gradientBytes + mem.optimizerBytes;
+      const widest = (options.machine?.memoryBytes ?? 0) > (hardLimitBytes('wasm') ?? 0) ? 'cpu' : 'wasm';
+      const fit = trainingFit(spec, widest, Math.floor(everyLimit / 2 ** 20), options.machine);
+      const limits = `wasm's ${formatLimit(hardLimitBytes('wasm') ?? 0)} and the machine's ${formatBytes(options.machine?.memoryBytes ?? 0)} (the most cpu and tfjs-node can use)`;
+      const batch = c.val(['training', 'batchSize'], t.batchSize, 'training.batchSize');
+      const tooBig = fixed > everyLimit;
+      c.emit(
+        'error',
+        'memory-over-every-backend',
+        tooBig ? [hidden, numLayers] : [batch, seq],
+        [hidden, numLayers, batch, seq],
+        (L) => {
+          const what = tooBig
+            ? `the weights, gradients and optimizer state of ${formatCount(params)} parameters alone take ${formatBytes(fixed)} (${L(hidden)}, ${L(numLayers)})`
+            : `${formatBytes(fixed)} of weights, gradients and optimizer state plus ${formatBytes(mem.activationBytes)} of activations at ${L(batch)} × ${L(seq)}`;
+          return `estimated training memory ${formatBytes(mem.totalBytes)} is over every backend's hard limit, ${limits}: ${what}; ${fit.suggestions.join('; ')}`;
+        },
+        undefined,
+        [hidden, numLayers],
+      );
     } else {
       const budgetMiB = options.memoryBudgetMiB ?? t.memoryBudgetMiB;
       const total = cost.memory.totalBytes;
@@ -435,7 +463,7 @@ export function checkSemantics(file: SpecFile, spec: ResolvedSpec, options: Sema
           options.memoryBudgetMiB !== undefined
             ? `the ${budgetMiB} MiB budget set by the editor or command line`
             : budgetVal.where === 'default'
-              ? `the default ${budgetMiB} MiB budget, the wasm backend's limit`
+              ? `the default ${budgetMiB} MiB budget (wasm can use at most ${formatLimit(hardLimitBytes('wasm') ?? 0)})`
               : `the ${budgetMiB} MiB budget of training.memoryBudgetMiB${budgetVal.where === 'preset' ? ` (from ${c.preset})` : ''}`;
         const head = `estimated training memory ${formatBytes(total)} is over ${budgetText}`;
         if (fixed > budgetMiB * 2 ** 20) {

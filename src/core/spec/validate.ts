@@ -30,6 +30,7 @@ import {
 import { resolveSpec, type ResolvedSpec } from './resolve';
 import { MODULE_KINDS, type SpecFile } from './schema';
 import { checkLayerOverrides, checkSemantics, type SemanticFinding } from './semantic';
+import type { MachineFacts } from '../cost/fit';
 
 export type { Diagnostic, JsonPath, Position, Range, Severity } from './diagnostics';
 export { formatDiagnostic };
@@ -45,6 +46,8 @@ export interface ValidationResult {
 export interface ValidateOptions {
   /** Overrides `training.memoryBudgetMiB`. */
   memoryBudgetMiB?: number;
+  /** The machine's memory and `auto`'s pick, for the hard-limit check (`machineFacts()` in core/cost/machine.ts). */
+  machine?: MachineFacts;
 }
 
 /** Validation reports at most this many diagnostics (the last one saying that it stopped). */
@@ -659,7 +662,12 @@ function semanticToDiagnostics(c: Collector, findings: SemanticFinding[]): void 
   for (const f of findings) c.atValue(f.severity, f.code, f.message, f.path);
 }
 
-function run(text: string, options: ValidateOptions): ValidationResult {
+/** A UTF-8 byte-order mark, as editors on Windows write it. */
+const BOM = '\uFEFF';
+
+function run(original: string, options: ValidateOptions): ValidationResult {
+  // A leading BOM is accepted, as VS Code does: read as a space, so every offset, line and column stays the same.
+  const text = original.startsWith(BOM) ? ` ${original.slice(1)}` : original;
   const doc: Doc = { text, lines: new LineIndex(text), root: undefined };
   const c = new Collector(doc);
 

@@ -20,9 +20,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
+import { CHECKPOINT_NAME, CHECKPOINTS_DIR } from './checkpoint-name';
 import { BYTES_PER_ELEMENT, checkHostTensor, hostBytes, sizeOf, type HostDType, type HostTensor, type HostTensorMap } from './tensors';
 
-export const CHECKPOINTS_DIR = 'checkpoints';
+export { CHECKPOINTS_DIR };
 export const LATEST_FILE = 'latest';
 export const MANIFEST_FILE = 'manifest.json';
 export const TENSORS_FILE = 'tensors.bin';
@@ -30,7 +31,6 @@ export const CHECKPOINT_FORMAT = 'convbert-checkpoint';
 export const CHECKPOINT_FORMAT_VERSION = 1;
 
 const ALIGN = 8;
-const CHECKPOINT_NAME = /^ckpt-(\d{9,})-[0-9a-f]{6}$/;
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 

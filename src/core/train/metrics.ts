@@ -52,36 +52,52 @@ export function parseMetricLines(text: string): MetricHistory {
 }
 
 /**
- * Drops the per-step events after `step` (what a crashed session logged past the checkpoint a resume restarts
- * from), and any torn line; rewrites the file atomically. Returns how many lines were dropped.
+ * Prepares `metrics.jsonl` for a resume from the checkpoint at `step`: drops the per-step events after it (what
+ * earlier sessions logged past that checkpoint, to be retrained), the `started` events of earlier attempts that
+ * resumed from this same checkpoint (superseded by the one about to be written), and torn lines; rewrites the file
+ * atomically. So no step is ever recorded twice. Returns how many lines were dropped and the last step that was
+ * recorded past the checkpoint (the end of the retrained range), if any.
  */
-export async function truncateMetricEventsAfter(runDir: string, step: number): Promise<number> {
+export async function truncateMetricEventsAfter(runDir: string, step: number): Promise<{ dropped: number; lastDroppedStep?: number }> {
   const file = runPaths(runDir).metrics;
   let text: string;
   try {
     text = await fsp.readFile(file, 'utf8');
   } catch {
-    return 0;
+    return { dropped: 0 };
   }
   const kept: string[] = [];
   let dropped = 0;
+  let lastDroppedStep: number | undefined;
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
     let keep = false;
     try {
       const parsed = parseTrainerMessage(JSON.parse(line));
-      keep = parsed.ok && !('step' in parsed.message && typeof parsed.message.step === 'number' && parsed.message.step > step && parsed.message.type !== 'started');
+      if (parsed.ok) {
+        const m = parsed.message;
+        const at = 'step' in m && typeof m.step === 'number' ? m.step : undefined;
+        keep = at === undefined || (m.type === 'started' ? at < step : at <= step);
+        if (!keep && m.type === 'metrics') lastDroppedStep = Math.max(lastDroppedStep ?? 0, m.step);
+        // An earlier attempt from this checkpoint that died before its first step: its range is still to retrain.
+        if (!keep && m.type === 'started' && m.retrained) lastDroppedStep = Math.max(lastDroppedStep ?? 0, m.retrained.to);
+      }
     } catch {
       keep = false;
     }
     if (keep) kept.push(line);
     else dropped++;
   }
-  if (dropped === 0) return 0;
+  if (dropped === 0) return { dropped: 0 };
   const tmp = `${file}.tmp-${randomBytes(3).toString('hex')}`;
-  await fsp.writeFile(tmp, kept.length ? `${kept.join('\n')}\n` : '');
-  await fsp.rename(tmp, file);
-  return dropped;
+  try {
+    await fsp.writeFile(tmp, kept.length ? `${kept.join('\n')}\n` : '');
+    await fsp.rename(tmp, file);
+  } catch (e) {
+    await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    throw e;
+  }
+  return { dropped, ...(lastDroppedStep !== undefined ? { lastDroppedStep } : {}) };
 }
 
 /** Step time, throughput and ETA from an exponential moving average of recent steps. */

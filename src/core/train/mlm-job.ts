@@ -117,6 +117,7 @@ export function createMlmJob(ctx: JobContext, options: MlmJobOptions = {}): Trai
           nsp: spec.model.heads.nsp,
           cacheDir: options.cacheDir ?? defaultCacheDir(ctx.runDir),
           onProgress: (message) => ctx.log('info', message),
+          onWarning: (message, hint) => ctx.warn(message, hint),
         });
         ownsData = true;
       }

@@ -12,7 +12,8 @@
  * Run ids sort by creation time: `20250101-120000-123-3fa9c1` (UTC date, time, milliseconds, random suffix).
  */
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, promises as fsp } from 'node:fs';
+import { appendFileSync, promises as fsp, readFileSync, unlinkSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { PROTOCOL_VERSION } from '../../protocol';
 
@@ -24,15 +25,19 @@ export const RUN_FILES = {
   probes: 'probes',
   checkpoints: 'checkpoints',
   log: 'trainer.log',
+  lock: 'trainer.lock',
 } as const;
 
-export type RunState = 'created' | 'running' | 'paused' | 'stopped' | 'completed' | 'nonfinite' | 'error';
+/** `cancelled`: stopped before the first step of its session completed (nothing new to checkpoint). */
+export type RunState = 'created' | 'running' | 'paused' | 'stopped' | 'cancelled' | 'completed' | 'nonfinite' | 'error';
 
 export interface RunInfo {
   format: 'convbert-run';
   formatVersion: 1;
   runId: string;
   name?: string;
+  /** A name the user gave the run (Rename Run in the editor); shown instead of `name` (the spec's) when set. */
+  displayName?: string;
   state: RunState;
   createdAt: string;
   updatedAt: string;
@@ -46,6 +51,8 @@ export interface RunInfo {
   versions: { protocol: number; node: string; app?: string; tfjs?: string };
   /** The trainer process while it runs (a `running` state with a dead pid means it crashed). */
   pid?: number;
+  /** The machine `pid` runs on (a pid on another host cannot be checked). */
+  host?: string;
   /** Relative to the run directory. */
   lastCheckpoint?: string;
   /** Why it ended, when it ended badly. */
@@ -61,6 +68,7 @@ export function runPaths(runDir: string) {
     probes: path.join(runDir, RUN_FILES.probes),
     checkpoints: path.join(runDir, RUN_FILES.checkpoints),
     log: path.join(runDir, RUN_FILES.log),
+    lock: path.join(runDir, RUN_FILES.lock),
   };
 }
 
@@ -80,14 +88,20 @@ export function isRunId(text: string): boolean {
 
 async function writeFileAtomic(file: string, text: string): Promise<void> {
   const tmp = `${file}.tmp-${randomBytes(3).toString('hex')}`;
-  const handle = await fsp.open(tmp, 'w');
   try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    const handle = await fsp.open(tmp, 'w');
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fsp.rename(tmp, file);
+  } catch (e) {
+    // A full disk or a failed rename must not leave a 0-byte `run.json.tmp-…` behind.
+    await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    throw e;
   }
-  await fsp.rename(tmp, file);
 }
 
 export interface InitRunOptions {
@@ -204,4 +218,149 @@ export async function listRuns(workspaceRoot: string): Promise<{ runId: string; 
 export function appendLog(runDir: string, level: string, message: string, time: Date = new Date()): void {
   const lines = message.split('\n').map((l) => `${time.toISOString()} ${level.toUpperCase().padEnd(5)} ${l}`);
   appendFileSync(runPaths(runDir).log, `${lines.join('\n')}\n`);
+}
+
+/** Whether process `pid` exists on this machine (EPERM: it exists, owned by someone else). */
+export function isPidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A run's state as readers should show it: `interrupted` when the process that was training it is gone. */
+export type EffectiveRunState = RunState | 'interrupted';
+
+/**
+ * The state to show for a run: `run.json`'s, except that a run recorded as `running` or `paused` whose trainer
+ * process is gone (killed, crashed, machine rebooted, disk full while finishing) is `interrupted`. A run without a
+ * pid in those states is interrupted too; a pid recorded on another host cannot be checked and is trusted.
+ * Every reader (CLI `eval`, `train --resume`, the editor's run registry) uses this, so they agree.
+ */
+export function effectiveRunState(info: Pick<RunInfo, 'state' | 'pid' | 'host'>, isAlive: (pid: number) => boolean = isPidAlive): EffectiveRunState {
+  if (info.state !== 'running' && info.state !== 'paused') return info.state;
+  if (info.pid === undefined) return 'interrupted';
+  if (info.host !== undefined && info.host !== os.hostname()) return info.state;
+  return isAlive(info.pid) ? info.state : 'interrupted';
+}
+
+/** Who holds a run's lock (`trainer.lock`). */
+export interface RunLockHolder {
+  pid: number;
+  host: string;
+  time: string;
+}
+
+/** The run is being trained by another live process. */
+export class RunLockedError extends Error {
+  constructor(
+    readonly runDir: string,
+    readonly holder: RunLockHolder,
+  ) {
+    super(`run ${path.basename(runDir)} is being trained right now by pid ${holder.pid}${holder.host !== os.hostname() ? ` on ${holder.host}` : ''} (since ${holder.time})`);
+    this.name = 'RunLockedError';
+  }
+}
+
+export async function readRunLock(runDir: string): Promise<RunLockHolder | undefined> {
+  try {
+    const raw = JSON.parse(await fsp.readFile(runPaths(runDir).lock, 'utf8')) as Partial<RunLockHolder>;
+    if (typeof raw.pid === 'number' && typeof raw.host === 'string') return { pid: raw.pid, host: raw.host, time: String(raw.time ?? '') };
+  } catch {
+    // missing, or being written
+  }
+  return undefined;
+}
+
+/** Whether a lock holder is (as far as this machine can tell) still alive. */
+function holderAlive(holder: RunLockHolder, isAlive: (pid: number) => boolean): boolean {
+  return holder.host !== os.hostname() || isAlive(holder.pid);
+}
+
+/**
+ * Takes the run's lock: `trainer.lock` created exclusively (`wx`), holding pid, host and time, so of two trainers
+ * started at the same moment exactly one gets it. A lock left by a dead process (same host) is taken over; a live
+ * holder makes this throw `RunLockedError`. `release()` (idempotent, synchronous, so it works in an exit handler)
+ * removes the lock if it is still ours.
+ */
+export async function acquireRunLock(runDir: string, pid: number = process.pid, isAlive: (pid: number) => boolean = isPidAlive): Promise<{ release: () => void }> {
+  const file = runPaths(runDir).lock;
+  await fsp.mkdir(runDir, { recursive: true });
+  const mine: RunLockHolder = { pid, host: os.hostname(), time: new Date().toISOString() };
+  const text = JSON.stringify(mine);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      // The content goes in with the exclusive create: a racer never reads a lock without a holder for long.
+      await fsp.writeFile(file, text, { flag: 'wx' });
+      let released = false;
+      return {
+        release: () => {
+          if (released) return;
+          released = true;
+          try {
+            const now = JSON.parse(readFileSync(file, 'utf8')) as Partial<RunLockHolder>;
+            if (now.pid === pid && now.host === mine.host) unlinkSync(file);
+          } catch {
+            // gone already
+          }
+        },
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const holder = await readRunLock(runDir);
+    if (!holder) {
+      // Just created by a racer and not yet written, or torn by a crash: wait a moment, then judge by its age.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const again = await readRunLock(runDir);
+      if (again && holderAlive(again, isAlive)) throw new RunLockedError(runDir, again);
+      const stat = await fsp.stat(file).catch(() => undefined);
+      if (!again && stat && Date.now() - stat.mtimeMs < 2000) throw new RunLockedError(runDir, { pid: 0, host: os.hostname(), time: stat.mtime.toISOString() });
+    } else if (holderAlive(holder, isAlive) && !(holder.pid === pid && holder.host === mine.host)) {
+      throw new RunLockedError(runDir, holder);
+    }
+    // Stale (its process is gone): take it over.
+    await fsp.rm(file, { force: true });
+  }
+  const holder = await readRunLock(runDir);
+  throw new RunLockedError(runDir, holder ?? { pid: 0, host: os.hostname(), time: '' });
+}
+
+/**
+ * Removes what interrupted atomic writes left in the run directory (`run.json.tmp-…`, `metrics.jsonl.tmp-…`,
+ * `spec.convbert.json.tmp-…`). Call only while holding the run's lock. Returns the names removed.
+ */
+export async function removeTempFiles(runDir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(runDir);
+  } catch {
+    return [];
+  }
+  const prefixes = [RUN_FILES.run, RUN_FILES.metrics, RUN_FILES.spec].map((f) => `${f}.tmp-`);
+  const stale = names.filter((n) => prefixes.some((p) => n.startsWith(p)));
+  await Promise.all(stale.map((n) => fsp.rm(path.join(runDir, n), { force: true })));
+  return stale;
+}
+
+/**
+ * Records that the trainer `pid` was ended while cancelling (a stop before the first step, in set-up work that
+ * could not be interrupted): `run.json` becomes `cancelled` if that process still owned it, a `done` event closes
+ * the session in metrics.jsonl, and its lock is removed. Never throws.
+ */
+export async function markRunCancelled(runDir: string, pid: number): Promise<void> {
+  try {
+    const info = await readRunInfo(runDir);
+    if (info && (info.state === 'created' || ((info.state === 'running' || info.state === 'paused') && (info.pid === undefined || info.pid === pid)))) {
+      await updateRunInfo(runDir, { state: 'cancelled', endedAt: new Date().toISOString(), message: 'cancelled before the first step; the trainer was ended' });
+      const done = { v: PROTOCOL_VERSION, type: 'done', reason: 'cancelled', step: info.step, summary: { message: 'cancelled before the first step' }, time: Date.now() };
+      appendFileSync(runPaths(runDir).metrics, `${JSON.stringify(done)}\n`);
+    }
+    const holder = await readRunLock(runDir);
+    if (holder && holder.pid === pid && holder.host === os.hostname()) await fsp.rm(runPaths(runDir).lock, { force: true });
+  } catch {
+    // best effort: readers see a dead pid as interrupted anyway
+  }
 }

@@ -24,7 +24,39 @@ export interface ToyJobOptions {
   noise?: number;
   /** Extra time per step (an await, so the process stays responsive): for tests of stop and pause timing. */
   stepDelayMs?: number;
+  /** Extra set-up time in `init`: awaited (responsive), or spent busy (deaf to messages, like a tokenizer over a big corpus). */
+  initDelayMs?: number;
+  initBusy?: boolean;
+  /** Extra time in `saveState` (an await): a slow checkpoint write. */
+  saveDelayMs?: number;
+  /** Run a wasm module that reads past its memory, in this phase: a real `RuntimeError: memory access out of bounds`. */
+  trapIn?: 'init' | 'step';
+  /** After the trap, what a corrupt heap does: `dispose` spins forever; `event-loop` spins on the next turn. */
+  afterTrap?: 'dispose' | 'event-loop';
 }
+
+/**
+ * A real wasm trap: a 1-page module whose `load` reads 4 bytes at the given address (2^20 is past its 64 KiB
+ * memory), as TF.js's wasm backend does when an allocation fails and a kernel writes through the bad pointer.
+ */
+function wasmOutOfBounds(): never {
+  // (module (memory 1) (func (export "load") (param i32) (result i32) local.get 0 i32.load))
+  const bytes = new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x06, 0x01, 0x60, 0x01, 0x7f, 0x01, 0x7f, 0x03, 0x02, 0x01, 0x00, 0x05, 0x03, 0x01, 0x00, 0x01, 0x07, 0x08, 0x01,
+    0x04, 0x6c, 0x6f, 0x61, 0x64, 0x00, 0x00, 0x0a, 0x09, 0x01, 0x07, 0x00, 0x20, 0x00, 0x28, 0x02, 0x00, 0x0b,
+  ]);
+  // The lib this project compiles against has no WebAssembly types (no DOM): the global, typed here.
+  const wasm = (globalThis as unknown as { WebAssembly: { Module: new (b: Uint8Array) => object; Instance: new (m: object) => { exports: Record<string, unknown> } } }).WebAssembly;
+  const instance = new wasm.Instance(new wasm.Module(bytes));
+  (instance.exports.load as (address: number) => number)(1 << 20);
+  throw new Error('the wasm load did not trap');
+}
+
+const spin = (): never => {
+  for (;;) {
+    // a corrupt heap's free list
+  }
+};
 
 const KERNEL = 'linear/kernel';
 const BIAS = 'linear/bias';
@@ -42,6 +74,12 @@ export function createToyJob(ctx: JobContext, options: ToyJobOptions = {}): Trai
   let trueW: tf.Tensor2D | undefined;
   let trueB: tf.Tensor1D | undefined;
   let validation: { x: tf.Tensor2D; y: tf.Tensor2D } | undefined;
+  let trapped = false;
+  const trap = () => {
+    trapped = true;
+    if (options.afterTrap === 'event-loop') setImmediate(spin);
+    wasmOutOfBounds();
+  };
 
   const target = (x: tf.Tensor2D, rng: Rng) =>
     tf.tidy(() => tf.add(tf.add(tf.matMul(x, trueW!), trueB!), tf.mul(tf.tensor2d(uniformArray(rng, x.shape[0] * outputs, -1, 1), [x.shape[0], outputs]), noise)) as tf.Tensor2D);
@@ -50,6 +88,15 @@ export function createToyJob(ctx: JobContext, options: ToyJobOptions = {}): Trai
 
   return {
     async init() {
+      if (options.initDelayMs) {
+        if (options.initBusy) {
+          const until = Date.now() + options.initDelayMs;
+          while (Date.now() < until) {
+            // synchronous set-up work
+          }
+        } else await new Promise((r) => setTimeout(r, options.initDelayMs));
+      }
+      if (options.trapIn === 'init') trap();
       const truth = Rng.fromSeed(seed, 2);
       trueW = tf.tensor2d(uniformArray(truth, inputs * outputs, -2, 2), [inputs, outputs]);
       trueB = tf.tensor1d(uniformArray(truth, outputs, -1, 1));
@@ -66,6 +113,7 @@ export function createToyJob(ctx: JobContext, options: ToyJobOptions = {}): Trai
     },
 
     async step({ learningRate }) {
+      if (options.trapIn === 'step') trap();
       const dropoutSeed = opSeed(ctx.rng);
       const x = inputsOf(data, batch);
       const y = target(x, data);
@@ -95,7 +143,8 @@ export function createToyJob(ctx: JobContext, options: ToyJobOptions = {}): Trai
       return { loss, mlmAccuracy: accuracy, probes: { summary: { kernelNorm: norm }, data: { kernel } } };
     },
 
-    saveState(): JobState {
+    async saveState(): Promise<JobState> {
+      if (options.saveDelayMs) await new Promise((r) => setTimeout(r, options.saveDelayMs));
       const tensors = { [`weights/${KERNEL}`]: toHostTensor(variables[KERNEL]!), [`weights/${BIAS}`]: toHostTensor(variables[BIAS]!) };
       const opt = packOptimizerState(optimizer!.exportState(), tensors);
       return { tensors, optimizer: opt, data: data.state() as Json };
@@ -112,6 +161,7 @@ export function createToyJob(ctx: JobContext, options: ToyJobOptions = {}): Trai
     },
 
     dispose() {
+      if (trapped && options.afterTrap === 'dispose') spin();
       optimizer?.dispose();
       tf.dispose([...Object.values(variables), trueW, trueB, validation?.x, validation?.y].filter((t) => t !== undefined) as tf.Tensor[]);
     },

@@ -210,9 +210,10 @@ export class DashboardController {
 
   private onRegistryChange(change: Parameters<Parameters<RunRegistry['onDidChange']>[0]>[0]): void {
     if (!this.live) return;
-    const { runId, point, message } = change;
-    if (!runId) {
-      // A rescan: anything may have changed.
+    const { runId, point, message, superseded } = change;
+    if (!runId || superseded) {
+      // A rescan: anything may have changed. Superseded points (a resume from an earlier step): the webview merges
+      // `metrics` by step and would keep them, so it gets the history anew.
       this.sendSnapshot();
       return;
     }

@@ -4,17 +4,22 @@
  * `dist/webview`, no `retainContextWhenHidden`). The data lives in the host (`DashboardController`), which replays
  * it after the webview's `ready` and whenever the panel becomes visible again; the panel can be closed and reopened
  * at will, and `registerWebviewPanelSerializer` restores it after a reload.
+ *
+ * The Costs tab follows the specs it shows (`showSpecCosts`, after `trackSpecs`): every analysis of one of them
+ * (as you type) replaces its report, and while it has errors its last report is marked stale. Showing one spec
+ * (or none), it follows the active spec editor. Reports of runs (Open / Compare Runs) are fixed.
  */
 import { randomBytes } from 'node:crypto';
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { CostEntry, DashboardView } from '../../protocol/webview';
 import type { Log } from '../log';
 import { logAt } from '../log';
 import type { RunRegistry } from '../runs/registry';
 import { DASHBOARD_VIEW_TYPE } from '../ids';
+import { isSpecDocument, type SpecService } from '../spec-service';
 import { DashboardController } from './controller';
 import { panelHtml } from './html';
+import { specCostEntry } from './spec-costs';
 
 
 export interface ShowOptions {
@@ -30,6 +35,11 @@ export class DashboardManager implements vscode.Disposable {
   private controller: DashboardController | undefined;
   private costs: CostEntry[] = [];
   private selected: string[] = [];
+  /** The specs whose costs are shown and followed; undefined while the costs are fixed (a run's). */
+  private specSources: vscode.Uri[] | undefined;
+  private specs: SpecService | undefined;
+  /** The last entry of each followed spec (by URI), for the stale mark while it has errors. */
+  private specEntries = new Map<string, CostEntry>();
   private readonly webviewRoot: vscode.Uri;
 
   constructor(
@@ -59,7 +69,17 @@ export class DashboardManager implements vscode.Disposable {
   }
 
   show(options: ShowOptions = {}): void {
-    if (options.costs) this.costs = options.costs;
+    if (options.costs) {
+      this.costs = options.costs;
+      this.specSources = undefined;
+    } else if (this.costs.length === 0 && !this.specSources) {
+      // Nothing on the Costs tab yet: the spec being edited, followed from now on.
+      const doc = vscode.window.activeTextEditor?.document;
+      if (doc && isSpecDocument(doc) && this.specs) {
+        this.specSources = [doc.uri];
+        this.updateSpecCosts(false);
+      }
+    }
     if (options.runIds) this.selected = options.runIds;
     if (this.panel) {
       this.panel.reveal(undefined, options.preserveFocus ?? false);
@@ -81,6 +101,62 @@ export class DashboardManager implements vscode.Disposable {
   setCosts(costs: CostEntry[]): void {
     this.costs = costs;
     this.controller?.setCosts(costs);
+  }
+
+  /** The specs shown on the Costs tab (followed as they change), in order. */
+  get followedSpecs(): readonly vscode.Uri[] {
+    return this.specSources ?? [];
+  }
+
+  /** Follows the specs' analyses (as you type) and the active spec editor. */
+  trackSpecs(specs: SpecService): vscode.Disposable {
+    this.specs = specs;
+    return vscode.Disposable.from(
+      specs.onDidAnalyze((doc) => {
+        if (this.specSources?.some((u) => u.toString() === doc.uri.toString())) this.updateSpecCosts();
+      }),
+      vscode.window.onDidChangeActiveTextEditor((editor) => {
+        const doc = editor?.document;
+        if (!doc || !isSpecDocument(doc)) return;
+        const following = this.specSources ? this.specSources.length <= 1 : this.costs.length === 0;
+        if (!following || this.specSources?.[0]?.toString() === doc.uri.toString()) return;
+        this.specSources = [doc.uri];
+        this.updateSpecCosts();
+      }),
+    );
+  }
+
+  /** Shows the costs of one spec, or two side by side, on the Costs tab, and follows them from now on. */
+  showSpecCosts(specs: SpecService, uris: vscode.Uri[], options: { preserveFocus?: boolean } = {}): void {
+    this.specs = specs;
+    const sources = uris.slice(0, 2);
+    this.specSources = sources;
+    this.updateSpecCosts(false);
+    this.show({ costs: this.costs, view: 'costs', preserveFocus: options.preserveFocus ?? false });
+    this.specSources = sources; // show() with costs stops following: these are followed
+  }
+
+  /** Recomputes the followed specs' entries from their current analyses (the open documents'). */
+  private updateSpecCosts(push = true): void {
+    const specs = this.specs;
+    const sources = this.specSources;
+    if (!specs || !sources) return;
+    const costs: CostEntry[] = [];
+    const entries = new Map<string, CostEntry>();
+    for (const uri of sources) {
+      const key = uri.toString();
+      const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === key);
+      const before = this.specEntries.get(key);
+      const a = doc ? specs.analysis(doc) : undefined;
+      const entry = a ? specCostEntry(a.spec?.name, uri.path, a.cost, before) : before;
+      if (entry) {
+        costs.push(entry);
+        entries.set(key, entry);
+      }
+    }
+    this.specEntries = entries;
+    this.costs = costs;
+    if (push) this.controller?.setCosts(costs);
   }
 
   private webviewOptions(): vscode.WebviewPanelOptions & vscode.WebviewOptions {
@@ -142,8 +218,4 @@ export class DashboardManager implements vscode.Disposable {
   }
 }
 
-/** A label for a cost column: the spec's name, else its file name. */
-export function costLabel(name: string | undefined, file: string): string {
-  const label = name?.trim() || path.basename(file, '.convbert.json');
-  return label.slice(0, 256) || 'spec';
-}
+export { costLabel } from './spec-costs';

@@ -10,9 +10,9 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { TrainerMessage } from '../../protocol';
-import type { MetricPoint, RunInfo as DashboardRunInfo, RunSeries, RunState } from '../../protocol/webview';
+import { compareRunsNewestFirst, type MetricPoint, type RunInfo as DashboardRunInfo, type RunSeries, type RunState } from '../../protocol/webview';
 import { readMetricEvents } from '../../core/train/metrics';
-import { isRunId, readRunInfo, runPaths, type RunInfo } from '../../core/train/run-dir';
+import { effectiveRunState, isPidAlive, isRunId, readRunInfo, runPaths, updateRunInfo, type RunInfo } from '../../core/train/run-dir';
 import { probeStepsOnDisk } from '../dashboard/probe-file';
 
 export interface RunRecord {
@@ -20,13 +20,21 @@ export interface RunRecord {
   dir: string;
   /** The runs folder it was found in. */
   root: string;
+  /** What the run is called: the name the user gave it (`displayName`), else the spec's name, else its id. */
   name: string;
+  /** The name the user gave it (Rename Run), when any. */
+  displayName?: string;
+  /** The spec's name (`run.json`'s `name`), when known. */
+  specName?: string;
   state: RunState;
   backend?: string;
   step: number;
   totalSteps?: number;
-  /** The lowest evaluation loss, else the lowest training loss; `undefined` before the first step. */
+  /** The lowest validation loss, else the lowest training loss; `undefined` before the first step. */
   bestLoss?: number;
+  /** Which loss `bestLoss` is: `val` once there is an evaluation, else `train`. */
+  bestKind?: 'train' | 'val';
+  /** The last training loss. */
   lastLoss?: number;
   createdAt?: string;
   updatedAt?: string;
@@ -43,14 +51,7 @@ export interface RunRecord {
 export type PidAlive = (pid: number) => boolean;
 
 /** `process.kill(pid, 0)`: true when the process exists (EPERM: it exists but is not ours). */
-export const defaultPidAlive: PidAlive = (pid) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
+export const defaultPidAlive: PidAlive = isPidAlive;
 
 interface Entry extends History {
   /** metrics.jsonl size when it was last read (history is re-read when it grows and the run is not live). */
@@ -59,15 +60,21 @@ interface Entry extends History {
   info?: RunInfo;
 }
 
-/** How `run.json`'s state reads for the dashboard, given whether a process still runs it. */
-export function displayState(info: RunInfo, processAlive: boolean): RunState {
+/**
+ * How `run.json`'s state reads for the dashboard: core's `effectiveRunState` (the CLI's reading too: a running or
+ * paused run whose trainer is gone is interrupted), and a `created` run is starting while its process lives.
+ */
+export function displayState(info: RunInfo, isAlive: PidAlive = defaultPidAlive): RunState {
   switch (info.state) {
     case 'created':
-      return processAlive ? 'starting' : 'interrupted';
+      return info.pid !== undefined && isAlive(info.pid) ? 'starting' : 'interrupted';
     case 'running':
-    case 'paused':
-      return processAlive ? info.state : 'interrupted';
+    case 'paused': {
+      const state = effectiveRunState(info, isAlive);
+      return state === 'created' ? 'interrupted' : state;
+    }
     case 'stopped':
+    case 'cancelled':
     case 'completed':
     case 'nonfinite':
     case 'error':
@@ -97,25 +104,69 @@ export interface History {
   evalSeen: boolean;
 }
 
+/**
+ * The run (re)starts from `step`: what it recorded past that step is superseded (a resume from the checkpoint at
+ * `step`, or from scratch at 0), so those points and probe steps are dropped and the losses recomputed.
+ * Returns whether anything was dropped.
+ */
+export function supersedeAfter(entry: History, step: number): boolean {
+  let dropped = false;
+  for (const s of [...entry.points.keys()]) {
+    if (s > step) {
+      entry.points.delete(s);
+      dropped = true;
+    }
+  }
+  for (const s of [...entry.probeSteps]) if (s > step) entry.probeSteps.delete(s);
+  if (!dropped) return false;
+  const r = entry.record;
+  const kept = [...entry.points.values()].sort((a, b) => a.step - b.step);
+  const val = kept.filter((p) => p.valLoss !== undefined).map((p) => p.valLoss as number);
+  const train = kept.filter((p) => p.loss !== undefined).map((p) => p.loss as number);
+  entry.evalSeen = val.length > 0;
+  const best = val.length > 0 ? Math.min(...val) : train.length > 0 ? Math.min(...train) : undefined;
+  if (best === undefined) {
+    delete r.bestLoss;
+    delete r.bestKind;
+  } else {
+    r.bestLoss = best;
+    r.bestKind = val.length > 0 ? 'val' : 'train';
+  }
+  if (train.length > 0) r.lastLoss = train[train.length - 1];
+  else delete r.lastLoss;
+  return true;
+}
+
 export function applyToHistory(entry: History, m: TrainerMessage): MetricPoint | undefined {
   const r = entry.record;
   switch (m.type) {
     case 'started':
+      supersedeAfter(entry, m.step);
       r.backend = m.backend.name;
       r.step = m.step;
       r.totalSteps = m.totalSteps;
       return undefined;
     case 'metrics': {
+      // A step recorded again (a history that restarted without a `started` line, as old runs' files may hold):
+      // the later value replaces the earlier one and everything after it, never merges with it.
+      if (entry.points.get(m.step)?.loss !== undefined) {
+        supersedeAfter(entry, m.step);
+        entry.points.delete(m.step);
+      }
       mergePoint(entry.points, { step: m.step, loss: m.loss, lr: m.learningRate });
       r.step = Math.max(r.step, m.step);
       r.lastLoss = m.loss;
-      if (!entry.evalSeen) r.bestLoss = minLoss(r.bestLoss, m.loss);
+      if (!entry.evalSeen) {
+        r.bestLoss = minLoss(r.bestLoss, m.loss);
+        r.bestKind = 'train';
+      }
       return entry.points.get(m.step);
     }
     case 'eval': {
       mergePoint(entry.points, { step: m.step, valLoss: m.loss, valAccuracy: m.mlmAccuracy });
       // Once there is an evaluation, the best loss is the best evaluation loss.
       r.bestLoss = entry.evalSeen ? minLoss(r.bestLoss, m.loss) : m.loss;
+      r.bestKind = 'val';
       entry.evalSeen = true;
       return entry.points.get(m.step);
     }
@@ -164,7 +215,8 @@ export interface RegistryOptions {
   pidAlive?: PidAlive;
 }
 
-export type RegistryListener = (change: { runId?: string; point?: MetricPoint; message?: TrainerMessage }) => void;
+/** `superseded`: points of the run were dropped (a resume restarts from an earlier step): show its history anew. */
+export type RegistryListener = (change: { runId?: string; point?: MetricPoint; message?: TrainerMessage; superseded?: boolean }) => void;
 
 export class RunRegistry {
   private readonly entries = new Map<string, Entry>();
@@ -193,9 +245,9 @@ export class RunRegistry {
     }
   }
 
-  /** Runs, newest first. */
+  /** Runs, newest first (by start time, then id). */
   list(): RunRecord[] {
-    return [...this.entries.values()].map((e) => e.record).sort((a, b) => (a.runId < b.runId ? 1 : a.runId > b.runId ? -1 : 0));
+    return [...this.entries.values()].map((e) => e.record).sort((a, b) => compareRunsNewestFirst({ id: a.runId, ...(a.createdAt ? { createdAt: a.createdAt } : {}) }, { id: b.runId, ...(b.createdAt ? { createdAt: b.createdAt } : {}) }));
   }
 
   get(runId: string): RunRecord | undefined {
@@ -249,13 +301,14 @@ export class RunRegistry {
   private async load(runId: string, dir: string, root: string, info: RunInfo | undefined): Promise<void> {
     let entry = this.entries.get(runId);
     if (entry?.record.live) return; // the trainer's messages are newer than the files
-    const alive = info?.pid !== undefined && this.pidAlive(info.pid);
-    const state: RunState = info ? displayState(info, alive) : 'interrupted';
+    const state: RunState = info ? displayState(info, this.pidAlive) : 'interrupted';
     const record: RunRecord = {
       runId,
       dir,
       root,
-      name: info?.name ?? runId,
+      name: info?.displayName || info?.name || runId,
+      ...(info?.displayName ? { displayName: info.displayName } : {}),
+      ...(info?.name ? { specName: info.name } : {}),
       state,
       step: info?.step ?? 0,
       ...(info?.backend ? { backend: info.backend.name } : {}),
@@ -272,7 +325,8 @@ export class RunRegistry {
       entry = { record, points: new Map(), probeSteps: new Set(), evalSeen: false, historySize: -1, historyLoaded: false, ...(info ? { info } : {}) };
       this.entries.set(runId, entry);
     } else {
-      entry.record = { ...record, ...(entry.record.bestLoss !== undefined ? { bestLoss: entry.record.bestLoss } : {}), ...(entry.record.lastLoss !== undefined ? { lastLoss: entry.record.lastLoss } : {}) };
+      const { bestLoss, bestKind, lastLoss } = entry.record;
+      entry.record = { ...record, ...(bestLoss !== undefined ? { bestLoss } : {}), ...(bestKind ? { bestKind } : {}), ...(lastLoss !== undefined ? { lastLoss } : {}) };
       if (info) entry.info = info;
     }
     await this.loadHistory(entry);
@@ -289,7 +343,7 @@ export class RunRegistry {
     }
     if (entry.historyLoaded && size === entry.historySize) return;
     const history = await readMetricEvents(entry.record.dir);
-    const fresh: History = { points: new Map<number, MetricPoint>(), probeSteps: new Set<number>(), evalSeen: false, record: { ...entry.record, bestLoss: undefined, lastLoss: undefined } as RunRecord };
+    const fresh: History = { points: new Map<number, MetricPoint>(), probeSteps: new Set<number>(), evalSeen: false, record: { ...entry.record, bestLoss: undefined, bestKind: undefined, lastLoss: undefined } as RunRecord };
     const keep = { state: entry.record.state, step: entry.record.step, totalSteps: entry.record.totalSteps, backend: entry.record.backend };
     for (const m of history.events) applyToHistory(fresh, m);
     for (const step of await probeStepsOnDisk(entry.record.dir)) fresh.probeSteps.add(step);
@@ -304,9 +358,11 @@ export class RunRegistry {
       ...(keep.totalSteps !== undefined ? { totalSteps: keep.totalSteps } : fresh.record.totalSteps !== undefined ? { totalSteps: fresh.record.totalSteps } : {}),
       ...(keep.backend ?? fresh.record.backend ? { backend: (keep.backend ?? fresh.record.backend) as string } : {}),
       ...(fresh.record.bestLoss !== undefined ? { bestLoss: fresh.record.bestLoss } : {}),
+      ...(fresh.record.bestKind ? { bestKind: fresh.record.bestKind } : {}),
       ...(fresh.record.lastLoss !== undefined ? { lastLoss: fresh.record.lastLoss } : {}),
     };
     if (fresh.record.bestLoss === undefined) delete entry.record.bestLoss;
+    if (!fresh.record.bestKind) delete entry.record.bestKind;
     if (fresh.record.lastLoss === undefined) delete entry.record.lastLoss;
     entry.historySize = size;
     entry.historyLoaded = true;
@@ -317,7 +373,7 @@ export class RunRegistry {
     let entry = this.entries.get(runId);
     if (entry && options.resume) await this.loadHistory(entry);
     const base: RunRecord = entry?.record ?? { runId, dir, root, name: options.name, state: 'starting', step: 0, live: true, resumable: false };
-    const record: RunRecord = { ...base, name: options.name || base.name, state: 'starting', live: true, resumable: false, ...(options.specSource ? { specSource: options.specSource } : {}) };
+    const record: RunRecord = { ...base, name: base.displayName || options.name || base.name, state: 'starting', live: true, resumable: false, ...(options.specSource ? { specSource: options.specSource } : {}) };
     delete record.message;
     if (!entry) {
       entry = { record, points: new Map(), probeSteps: new Set(), evalSeen: false, historySize: -1, historyLoaded: true };
@@ -335,15 +391,15 @@ export class RunRegistry {
     if (!entry) return;
     if (message.type === 'started') {
       entry.record.state = 'running';
-      // A resumed run's history past its checkpoint was dropped by the trainer: drop it here too.
-      if (message.resumed) for (const step of [...entry.points.keys()]) if (step > message.step) entry.points.delete(step);
+      // The points past the step it starts from are superseded (applyToHistory drops them).
     }
+    const before = entry.points.size;
     const point = applyToHistory(entry, message);
     if (message.type === 'done') {
       entry.record.live = false;
       entry.record.resumable = isResumable(entry.record.state, false);
     }
-    this.fire({ runId, ...(point ? { point } : {}), message });
+    this.fire({ runId, ...(point ? { point } : {}), message, ...(entry.points.size < before ? { superseded: true } : {}) });
   }
 
   /** A live run's process ended (with or without `done`). */
@@ -351,7 +407,7 @@ export class RunRegistry {
     const entry = this.entries.get(runId);
     if (!entry) return;
     entry.record.live = false;
-    if (!['completed', 'stopped', 'nonfinite', 'error'].includes(entry.record.state)) {
+    if (!['completed', 'stopped', 'cancelled', 'nonfinite', 'error'].includes(entry.record.state)) {
       entry.record.state = error ? 'error' : 'interrupted';
       if (error) entry.record.message = error;
     }
@@ -360,6 +416,10 @@ export class RunRegistry {
     const info = await readRunInfo(entry.record.dir);
     if (info) {
       entry.info = info;
+      if (info.createdAt && !entry.record.createdAt) entry.record.createdAt = info.createdAt;
+      // A rename while it ran could have raced with one of the trainer's writes: the name given wins.
+      const given = entry.record.displayName;
+      if (given && info.displayName !== given) entry.info = await updateRunInfo(entry.record.dir, { displayName: given }).catch(() => info);
       if (info.lastCheckpoint) entry.record.lastCheckpoint = info.lastCheckpoint;
       entry.record.step = Math.max(entry.record.step, info.step);
     }
@@ -369,6 +429,24 @@ export class RunRegistry {
       // no history written
     }
     this.fire({ runId });
+  }
+
+  /**
+   * Gives a run a name of its own (Rename Run), written into its `run.json` as `displayName`; an empty name goes
+   * back to the spec's. A running trainer patches `run.json` field by field, so the name survives its writes.
+   */
+  async rename(runId: string, name: string): Promise<RunRecord> {
+    const entry = this.entries.get(runId);
+    if (!entry) throw new Error(`no run ${runId}`);
+    const displayName = name.replace(/[\r\n\t]+/g, ' ').trim().slice(0, 256);
+    const info = await updateRunInfo(entry.record.dir, { displayName: displayName || undefined });
+    entry.info = info;
+    const r = entry.record;
+    if (displayName) r.displayName = displayName;
+    else delete r.displayName;
+    r.name = displayName || info.name || runId;
+    this.fire({ runId });
+    return r;
   }
 
   /** Deletes a run's directory (not while it runs). */
@@ -397,7 +475,9 @@ export class RunRegistry {
   /** A run as the dashboard's `run` message carries it. */
   dashboardInfo(runId: string): DashboardRunInfo | undefined {
     const r = this.get(runId);
-    return r ? { id: r.runId, name: r.name.slice(0, 256) || r.runId, state: r.state, ...(r.backend ? { backend: r.backend.slice(0, 128) } : {}) } : undefined;
+    return r
+      ? { id: r.runId, name: r.name.slice(0, 256) || r.runId, state: r.state, ...(r.backend ? { backend: r.backend.slice(0, 128) } : {}), ...(r.createdAt ? { createdAt: r.createdAt.slice(0, 64) } : {}) }
+      : undefined;
   }
 
   /** Every run with its points, for a dashboard snapshot. */

@@ -1,12 +1,16 @@
 /**
- * The Runs view: one item per run directory, newest first, with its state, backend, step and best loss. The
+ * The Runs view: one item per run directory, newest first: its name (its own, after Rename Run, else the spec's),
+ * then its short id and start time (what tells two runs of one spec apart), state, backend, step and best loss,
+ * labelled train or val. The
  * item's `contextValue` (`convbert.run.<state>[.resumable]`) drives the inline and context-menu actions in
  * package.json (open, compare, resume, stop, delete).
  */
 import * as vscode from 'vscode';
-import type { RunState } from '../../protocol/webview';
+import { runStartDate, runTimeLabel, type RunState } from '../../protocol/webview';
 import { lossLabel } from '../format';
+import { runDescription } from './labels';
 import type { RunRecord, RunRegistry } from './registry';
+
 
 const ICONS: Record<RunState, [string, string?]> = {
   starting: ['loading~spin'],
@@ -15,18 +19,11 @@ const ICONS: Record<RunState, [string, string?]> = {
   stopping: ['loading~spin'],
   completed: ['pass', 'testing.iconPassed'],
   stopped: ['debug-stop'],
+  cancelled: ['circle-slash'],
   nonfinite: ['warning', 'problemsWarningIcon.foreground'],
   error: ['error', 'problemsErrorIcon.foreground'],
   interrupted: ['debug-disconnect', 'problemsWarningIcon.foreground'],
 };
-
-export function runDescription(r: RunRecord): string {
-  const parts: string[] = [r.state];
-  if (r.backend) parts.push(r.backend);
-  parts.push(r.totalSteps ? `step ${r.step}/${r.totalSteps}` : `step ${r.step}`);
-  if (r.bestLoss !== undefined) parts.push(`best ${lossLabel(r.bestLoss)}`);
-  return parts.join(' · ');
-}
 
 export function runContextValue(r: RunRecord): string {
   const live = r.live || r.state === 'running' || r.state === 'starting' || r.state === 'paused' || r.state === 'stopping';
@@ -43,10 +40,14 @@ export class RunItem extends vscode.TreeItem {
     this.contextValue = runContextValue(run);
     const tip = new vscode.MarkdownString(undefined, true);
     tip.appendMarkdown(`**${run.name}** — \`${run.runId}\`\n\n`);
+    if (run.displayName && run.specName) tip.appendMarkdown(`- spec: ${run.specName}\n`);
+    const started = runTimeLabel(runStartDate(run.runId, run.createdAt));
+    if (started) tip.appendMarkdown(`- started: ${started}\n`);
     tip.appendMarkdown(`- state: ${run.state}${run.message ? ` (${run.message.replace(/[\r\n]+/g, ' ').slice(0, 300)})` : ''}\n`);
     if (run.backend) tip.appendMarkdown(`- backend: ${run.backend}\n`);
     tip.appendMarkdown(`- step: ${run.step}${run.totalSteps ? ` of ${run.totalSteps}` : ''}\n`);
-    if (run.bestLoss !== undefined) tip.appendMarkdown(`- best loss: ${lossLabel(run.bestLoss)}; last: ${lossLabel(run.lastLoss)}\n`);
+    if (run.bestLoss !== undefined) tip.appendMarkdown(`- best ${run.bestKind === 'val' ? 'validation' : 'training'} loss: ${lossLabel(run.bestLoss)}\n`);
+    if (run.lastLoss !== undefined) tip.appendMarkdown(`- last training loss: ${lossLabel(run.lastLoss)}\n`);
     if (run.lastCheckpoint) tip.appendMarkdown(`- checkpoint: \`${run.lastCheckpoint}\`\n`);
     tip.appendMarkdown(`- folder: \`${run.dir}\``);
     this.tooltip = tip;

@@ -6,15 +6,20 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { TrainerMessage } from '../../protocol';
-import { newRunId } from '../../core/train/run-dir';
+import { PROTOCOL_VERSION, type TrainerMessage } from '../../protocol';
+import { latestCheckpointStep } from '../../core/train/checkpoint-name';
+import { newRunId, runPaths } from '../../core/train/run-dir';
+import { ensureWritableDir } from '../../core/train/fs-errors';
 import { TrainerClient } from '../../trainer/client';
 import { readSettings, runsRoot } from '../config';
 import { durationLabel, lossLabel } from '../format';
 import { logAt, type Log } from '../log';
-import type { RunRegistry } from '../runs/registry';
+import { runPickItem } from '../runs/labels';
+import type { RunRecord, RunRegistry } from '../runs/registry';
+import { analyzeSpecText, fitVerdict } from '../analysis';
 import { isSpecDocument, type SpecService } from '../spec-service';
 import { launchOptions, startOptions } from './launch';
+import { noCheckpointLabel, resumeLabel, resumePlan, START_OVER, START_OVER_DETAIL, type ResumePlan } from './resume-plan';
 
 interface LiveRun {
   runId: string;
@@ -32,6 +37,17 @@ export interface TrainOptions {
   steps?: number;
   /** No notification (tests, and runs started from the Runs view keep the status bar only). */
   quiet?: boolean;
+}
+
+/**
+ * How long deactivate waits for trainers to finish their step and write their checkpoint before killing them: a
+ * step and a checkpoint of a Base-sized model take seconds; a trainer that needs longer is stuck.
+ */
+export const STOP_ALL_GRACE_MS = 10_000;
+
+export interface ResumeOptions extends TrainOptions {
+  /** A run without a checkpoint: ask the user (default), start over without asking, or refuse. */
+  ifNoCheckpoint?: 'ask' | 'start-over' | 'refuse';
 }
 
 export interface TrainingEvents {
@@ -58,6 +74,11 @@ export class TrainingController implements vscode.Disposable {
 
   get liveRunIds(): string[] {
     return [...this.live.keys()];
+  }
+
+  /** The trainer process of a live run. */
+  pidOf(runId: string): number | undefined {
+    return this.live.get(runId)?.client.pid;
   }
 
   private trusted(): boolean {
@@ -96,13 +117,22 @@ export class TrainingController implements vscode.Disposable {
       });
       return undefined;
     }
+    // Memory: past the backend's hard limit there is no way to start; over the budget only, the user decides.
+    const fitSettings = readSettings(vscode.workspace, doc.uri);
+    const verdict = fitVerdict(analysis.spec, fitSettings.backend, fitSettings.memoryBudgetMiB, this.specs.machine);
+    if (verdict.kind === 'refuse') {
+      this.log.error(verdict.message);
+      void vscode.window.showErrorMessage(verdict.message);
+      return undefined;
+    }
+    if (verdict.kind === 'confirm' && (await vscode.window.showWarningMessage(verdict.message, { modal: true }, 'Train anyway')) !== 'Train anyway') return undefined;
     if (doc.isDirty && !doc.isUntitled) await doc.save();
     const folder = vscode.workspace.getWorkspaceFolder(doc.uri)?.uri.fsPath ?? (doc.uri.scheme === 'file' ? path.dirname(doc.uri.fsPath) : undefined);
     const settings = readSettings(vscode.workspace, doc.uri);
     const root = runsRoot(settings, folder);
     const runId = newRunId();
     const runDir = path.join(root, runId);
-    await fsp.mkdir(root, { recursive: true });
+    await ensureWritableDir(root); // a read-only or forbidden runs folder is named as such, before any trainer starts
     const name = analysis.spec.name;
     await this.registry.beginLive(runId, runDir, root, { name, ...(doc.uri.scheme === 'file' ? { specSource: doc.uri.fsPath } : {}) });
     const client = this.fork(runId, name, folder, doc.uri.scheme === 'file' ? path.dirname(doc.uri.fsPath) : (folder ?? process.cwd()), options);
@@ -121,8 +151,19 @@ export class TrainingController implements vscode.Disposable {
     return runId;
   }
 
-  /** Continues a stopped, failed or interrupted run from its latest checkpoint. */
-  async resume(runId: string, options: TrainOptions = {}): Promise<string | undefined> {
+  /** What resuming `runId` will do: from which checkpoint step, which recorded steps are retrained, or that it cannot. */
+  async planResume(runId: string): Promise<ResumePlan> {
+    const run = this.registry.get(runId);
+    if (!run) throw new Error(`no run ${runId}`);
+    return resumePlan(await latestCheckpointStep(run.dir), run.step);
+  }
+
+  /**
+   * Continues a stopped, failed or interrupted run from its latest checkpoint, saying from which step and which
+   * steps are retrained. A run without a checkpoint is not resumed: the user is offered Start over (or
+   * `ifNoCheckpoint` decides, for tests and scripts).
+   */
+  async resume(runId: string, options: ResumeOptions = {}): Promise<string | undefined> {
     if (!this.trusted()) return undefined;
     const run = this.registry.get(runId);
     if (!run) throw new Error(`no run ${runId}`);
@@ -130,13 +171,60 @@ export class TrainingController implements vscode.Disposable {
       void vscode.window.showInformationMessage(`Run ${run.name} is already training.`);
       return runId;
     }
-    const folder = vscode.workspace.workspaceFolders?.find((f) => run.dir.startsWith(f.uri.fsPath + path.sep))?.uri.fsPath;
+    const plan = await this.planResume(runId);
+    if (plan.kind === 'no-checkpoint') {
+      const message = noCheckpointLabel(run.name, plan);
+      this.log.warn(`resume: ${message}`);
+      const how = options.ifNoCheckpoint ?? 'ask';
+      const choice = how === 'ask' ? await vscode.window.showWarningMessage(message, { modal: true, detail: START_OVER_DETAIL }, START_OVER) : how === 'start-over' ? START_OVER : undefined;
+      return choice === START_OVER ? this.startOver(run, options) : undefined;
+    }
+    const folder = this.folderOf(run.dir);
     const settings = readSettings(vscode.workspace, folder ? vscode.Uri.file(folder) : undefined);
     await this.registry.beginLive(runId, run.dir, run.root, { name: run.name, resume: true });
     const client = this.fork(runId, run.name, folder, folder ?? run.dir, options);
     client.start({ runDir: run.dir, options: startOptions(settings, true, options.steps) });
-    this.log.info(`resume: ${run.name} (${runId}) from ${run.lastCheckpoint ?? 'its latest checkpoint'}`);
+    const label = resumeLabel(plan);
+    this.log.info(`resume: ${run.name} (${runId}): ${label}`);
+    if (!options.quiet) void vscode.window.showInformationMessage(`${run.name}: ${label}.`);
     return runId;
+  }
+
+  /**
+   * Trains a run's spec snapshot again from step 0 as a new run, in a new run directory beside it: the old run, its
+   * curve and its log stay as they were (nothing is lost; the Runs view deletes it when the user wants).
+   */
+  private async startOver(run: RunRecord, options: TrainOptions): Promise<string> {
+    const snapshot = runPaths(run.dir).spec;
+    let text: string;
+    try {
+      text = await fsp.readFile(snapshot, 'utf8');
+    } catch {
+      throw new Error(`cannot start ${run.name} over: its spec snapshot ${snapshot} is missing`);
+    }
+    const analysis = analyzeSpecText(text);
+    if (!analysis.result.file) throw new Error(`cannot start ${run.name} over: its spec snapshot ${snapshot} does not parse`);
+    const folder = this.folderOf(run.dir);
+    const settings = readSettings(vscode.workspace, folder ? vscode.Uri.file(folder) : undefined);
+    const runId = newRunId();
+    const runDir = path.join(run.root, runId);
+    const name = analysis.spec?.name ?? run.specName ?? run.name;
+    const specDir = run.specSource ? path.dirname(run.specSource) : (folder ?? run.dir);
+    await this.registry.beginLive(runId, runDir, run.root, { name, ...(run.specSource ? { specSource: run.specSource } : {}) });
+    const client = this.fork(runId, name, folder, specDir, options);
+    try {
+      client.start({ runDir, spec: analysis.result.file as unknown as Record<string, unknown>, options: startOptions(settings, false, options.steps) });
+    } catch (e) {
+      client.dispose();
+      throw e;
+    }
+    this.log.info(`start over: ${run.name} (${run.runId}) → new run ${runId} from its spec snapshot (trainer pid ${client.pid ?? '?'})`);
+    return runId;
+  }
+
+  /** The workspace folder a run directory is in. */
+  private folderOf(runDir: string): string | undefined {
+    return vscode.workspace.workspaceFolders?.find((f) => runDir.startsWith(f.uri.fsPath + path.sep))?.uri.fsPath;
   }
 
   /** Asks a live run to stop after its current step (it writes a checkpoint); killed after 30 s. */
@@ -152,7 +240,12 @@ export class TrainingController implements vscode.Disposable {
   private async pickLive(placeHolder: string): Promise<string | undefined> {
     const runs = [...this.live.values()];
     if (runs.length <= 1) return runs[0]?.runId;
-    return (await vscode.window.showQuickPick(runs.map((r) => ({ label: r.name, description: `step ${r.step}/${r.totalSteps}`, runId: r.runId })), { placeHolder }))?.runId;
+    // The Runs view's name, short id, start time and status (from the registry), matched on any of them or the id.
+    const items = runs.map((r) => {
+      const record = this.registry.get(r.runId);
+      return record ? runPickItem(record) : { label: r.name, description: `step ${r.step}/${r.totalSteps}`, detail: r.runId, runId: r.runId };
+    });
+    return (await vscode.window.showQuickPick(items, { placeHolder, matchOnDescription: true, matchOnDetail: true }))?.runId;
   }
 
   private fork(runId: string, name: string, folder: string | undefined, cwd: string, options: TrainOptions): TrainerClient {
@@ -173,12 +266,17 @@ export class TrainingController implements vscode.Disposable {
     void client.finished.then(async (exit) => {
       this.live.delete(runId);
       client.dispose();
+      // Ended by a stop before its first step, before it could say `done`: the run is cancelled, not interrupted.
+      if (exit.cancelled && !exit.done) this.registry.apply(runId, { v: PROTOCOL_VERSION, type: 'done', reason: 'cancelled', step: run.step, summary: { message: 'cancelled before the first step' } });
       await this.registry.endLive(runId, exit.done ? undefined : exit.error);
       this.updateStatus();
-      const reason = exit.done?.reason;
-      const summary = `${name}: ${reason ?? 'ended'} at step ${exit.done?.step ?? run.step}${run.loss !== undefined ? `, loss ${lossLabel(run.loss)}` : ''}`;
+      const reason = exit.done?.reason ?? (exit.cancelled ? 'cancelled' : undefined);
+      const summary = `${name}: ${reason ?? 'ended'} at step ${exit.done?.step ?? run.step}${run.loss !== undefined ? `, train loss ${lossLabel(run.loss)}` : ''}`;
       this.log.info(`trainer exited (${exit.signal ? `signal ${exit.signal}` : `code ${String(exit.code)}`}): ${summary}${exit.error ? ` — ${exit.error}` : ''}`);
-      if (reason === 'completed' || reason === 'stopped') {
+      if (reason === 'cancelled') {
+        // Stopped before its first step: nothing to show or resume, and nothing failed.
+        if (!options.quiet) void vscode.window.showInformationMessage(`Training ${name} cancelled before its first step.`);
+      } else if (reason === 'completed' || reason === 'stopped') {
         if (!options.quiet) void vscode.window.showInformationMessage(`Training ${summary}.`, 'Open Dashboard').then((c) => c && vscode.commands.executeCommand('convbert.openDashboard', runId));
       } else {
         const why = exit.error ?? this.registry.get(runId)?.message ?? reason ?? 'unknown';
@@ -241,7 +339,7 @@ export class TrainingController implements vscode.Disposable {
           const off = run.client.onMessage((m) => {
             if (m.type !== 'progress' || m.totalSteps === 0) return;
             const pct = (100 * m.step) / m.totalSteps;
-            progress.report({ increment: Math.max(0, pct - reported), message: `step ${m.step}/${m.totalSteps} · loss ${lossLabel(run.loss)}${m.etaMs !== null ? ` · ${durationLabel(m.etaMs)} left` : ''}` });
+            progress.report({ increment: Math.max(0, pct - reported), message: `step ${m.step}/${m.totalSteps} · train loss ${lossLabel(run.loss)}${m.etaMs !== null ? ` · ${durationLabel(m.etaMs)} left` : ''}` });
             reported = pct;
           });
           void run.client.finished.then(() => {
@@ -264,16 +362,24 @@ export class TrainingController implements vscode.Disposable {
     }
     const r = runs[runs.length - 1] as LiveRun;
     const more = runs.length > 1 ? ` (+${runs.length - 1})` : '';
-    this.status.text = `$(sync~spin) ${r.name} ${r.totalSteps ? `${r.step}/${r.totalSteps}` : 'starting'}${r.loss !== undefined ? ` · loss ${lossLabel(r.loss)}` : ''}${more}`;
+    this.status.text = `$(sync~spin) ${r.name} ${r.totalSteps ? `${r.step}/${r.totalSteps}` : 'starting'}${r.loss !== undefined ? ` · train loss ${lossLabel(r.loss)}` : ''}${more}`;
     this.status.tooltip = `ConvBERT: training ${runs.map((x) => x.name).join(', ')}${r.etaMs !== null ? ` — about ${durationLabel(r.etaMs)} left` : ''}. Click to open the dashboard.`;
     this.status.show();
   }
 
-  /** Stops every trainer (graceful, with a checkpoint), killing what has not stopped after `graceMs`. */
-  async stopAll(graceMs = 2500): Promise<void> {
+  /**
+   * Window close / deactivate: asks every trainer to stop after its current step and write a checkpoint (so Resume
+   * continues from where it was), waits for them up to `graceMs`, and kills what is still running then. Should the
+   * extension host go first, each trainer sees its host disconnect and stops the same graceful way on its own.
+   */
+  async stopAll(graceMs = STOP_ALL_GRACE_MS): Promise<void> {
     const runs = [...this.live.values()];
     if (runs.length === 0) return;
-    await Promise.race([Promise.all(runs.map((r) => r.client.stop(graceMs))), new Promise((resolve) => setTimeout(resolve, graceMs + 500))]);
+    this.log.info(`stopping ${runs.length} trainer${runs.length === 1 ? '' : 's'} with a checkpoint (killed after ${graceMs / 1000} s): ${runs.map((r) => `${r.name} at step ${r.step}`).join(', ')}`);
+    for (const r of runs) r.cancelled = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.all(runs.map((r) => r.client.stop(graceMs))), new Promise((resolve) => (timer = setTimeout(resolve, graceMs + 500)))]);
+    clearTimeout(timer);
     for (const r of runs) r.client.dispose();
   }
 

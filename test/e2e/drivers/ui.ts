@@ -6,6 +6,7 @@
  *
  *   BASE=… WS=… EXT=… SHOTS=… PROFILE_ROOT=… [EXT_ENV=<json>] [REFERENCE_RUN=<run id>] npx tsx test/e2e/drivers/ui.ts
  */
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import { launch } from './browser';
@@ -185,7 +186,7 @@ async function main(): Promise<number> {
         return r.length >= 2 ? r : undefined;
       }, 30_000);
       await shot(page, '6-runs-view');
-      if (!rows.some((r) => /completed/.test(r) && /best \d/.test(r))) throw new Error(`no completed run with a best loss: ${rows.join(' / ')}`);
+      if (!rows.some((r) => /completed/.test(r) && /best (train|val) \d/.test(r) && /#[0-9a-f]{6} · \d{4}-\d\d-\d\d \d\d:\d\d/.test(r))) throw new Error(`no completed run with its short id, start time and a best train/val loss: ${rows.join(' / ')}`);
       return rows.map((r) => r.replace(/\s+/g, ' ').trim()).join(' / ').slice(0, 200);
     });
 
@@ -205,7 +206,8 @@ async function main(): Promise<number> {
       let trained = '';
       if (process.env.E2E_JOB !== 'toy') {
         // The masked-LM job probes the model at every evaluation: the run just trained has heatmaps of its own.
-        const option = runs.find((r) => r.endsWith('=e2e-tiny'));
+        // Its option reads "e2e-tiny #<short id>" (runs of one spec are told apart).
+        const option = runs.find((r) => /=e2e-tiny #[0-9a-f]{6}$/.test(r));
         if (!option) throw new Error(`the trained run has no probes in the dashboard: ${runs.join(', ')}`);
         const id = option.slice(0, option.indexOf('='));
         await f.evaluate(`(() => { const s = document.querySelector('vscode-single-select[data-control="probe-run"]'); s.value = ${JSON.stringify(id)}; s.dispatchEvent(new Event('change')); })()`);
@@ -241,6 +243,64 @@ async function main(): Promise<number> {
       await page.waitForTimeout(1000);
       if (!(await onCosts())) throw new Error('Open Dashboard moved the dashboard off the Costs tab');
       return `${before} → costs without a click; ${n} values drawn; still costs after Open Dashboard`;
+    });
+    await check('New Spec from Preset: accepting the suggested name in the save dialog writes one .convbert.json, name without extension', async () => {
+      // Issue #9, finding 10: the dialog's filter appended the extension again (groupbert-mini.convbert.json.convbert.json).
+      await command(page, 'ConvBERT: New Spec from Preset…');
+      await page.waitForSelector('.quick-input-list .monaco-list-row[aria-label^="groupbert-mini"]', { timeout: 15_000 });
+      await page.keyboard.type('groupbert-mini');
+      await page.waitForTimeout(300);
+      await page.keyboard.press('Enter');
+      // code-server's save dialog: a quick input holding the suggested path; Enter accepts it as it is.
+      const suggested = await until('the save dialog with the suggested name', async () => {
+        const v = await page.inputValue('.quick-input-widget input');
+        return v.includes('groupbert-mini') && v !== 'groupbert-mini' ? v : undefined;
+      }, 15_000);
+      await shot(page, '9-new-spec-dialog');
+      await page.keyboard.press('Enter');
+      const file = path.join(WS as string, 'groupbert-mini.convbert.json');
+      const text = await until('the new spec on disk', async () => (existsSync(file) ? readFileSync(file, 'utf8') : undefined), 15_000);
+      const doubled = readdirSync(WS as string).filter((f) => /\.convbert\.json\.|\.json\.json$/.test(f));
+      if (doubled.length > 0) throw new Error(`doubled extension: ${doubled.join(', ')}`);
+      const name = (JSON.parse(text) as { name?: unknown }).name;
+      if (name !== 'groupbert-mini') throw new Error(`name is ${JSON.stringify(name)}`);
+      return `dialog suggested "${suggested}"; wrote groupbert-mini.convbert.json with name "groupbert-mini"`;
+    });
+    await check('Resume Run on a run without a checkpoint: refused, with a Start over button that trains its snapshot as a new run', async () => {
+      // Issue #9, finding 2: what a window closed mid-run used to leave (running, its trainer gone, no checkpoint).
+      const runs = path.join(WS as string, '.convbert', 'runs');
+      const oldId = '20250102-120000-000-0c0c0c';
+      const dir = path.join(runs, oldId);
+      mkdirSync(path.join(dir, 'checkpoints'), { recursive: true });
+      copyFileSync(path.join(WS as string, 'model.convbert.json'), path.join(dir, 'spec.convbert.json'));
+      const now = new Date().toISOString();
+      writeFileSync(path.join(dir, 'run.json'), JSON.stringify({ format: 'convbert-run', formatVersion: 1, runId: oldId, name: 'ui-no-checkpoint', state: 'running', createdAt: now, updatedAt: now, step: 147, totalSteps: 1000, versions: { protocol: 1, node: process.versions.node }, pid: 2_147_483_000 }));
+      const before = new Set(readdirSync(runs));
+      await until('the run in the Resume picker', async () => {
+        await command(page, 'ConvBERT: Refresh Runs');
+        await page.waitForTimeout(500);
+        await command(page, 'ConvBERT: Resume Run');
+        const row = await page.waitForSelector('.quick-input-widget .monaco-list-row[aria-label*="ui-no-checkpoint"]', { timeout: 3000 }).catch(() => undefined);
+        if (!row) await page.keyboard.press('Escape');
+        return row;
+      }, 30_000, 1000).then((row) => row.click());
+      const dialog = await page.waitForSelector('.monaco-dialog-box', { timeout: 15_000 });
+      const said = ((await dialog.textContent()) ?? '').replace(/\s+/g, ' ');
+      await shot(page, '10-resume-no-checkpoint');
+      if (!said.includes('ui-no-checkpoint has no checkpoint to resume from (it ended at step 147')) throw new Error(`the dialog says: ${said.slice(0, 300)}`);
+      await page.click('.monaco-dialog-box .monaco-button:has-text("Start over")');
+      const fresh = await until('a new run directory with a fresh start', async () => {
+        for (const id of readdirSync(runs).filter((d) => !before.has(d))) {
+          const metrics = path.join(runs, id, 'metrics.jsonl');
+          const started = existsSync(metrics) ? readFileSync(metrics, 'utf8').split('\n').find((l) => l.includes('"type":"started"')) : undefined;
+          if (started) return { id, started: JSON.parse(started) as { step: number; resumed: boolean } };
+        }
+        return undefined;
+      }, 120_000, 500);
+      if (fresh.started.step !== 0 || fresh.started.resumed) throw new Error(`the new run started at ${fresh.started.step} (resumed: ${String(fresh.started.resumed)})`);
+      const old = JSON.parse(readFileSync(path.join(dir, 'run.json'), 'utf8')) as { step: number };
+      if (old.step !== 147 || readdirSync(path.join(dir, 'checkpoints')).length !== 0) throw new Error('the old run was changed');
+      return `"${said.slice(0, 120)}…"; Start over → new run ${fresh.id} from step 0; the old run kept`;
     });
     void trainingRun;
   } finally {

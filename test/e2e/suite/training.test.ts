@@ -90,13 +90,16 @@ suite('training', () => {
     assert.equal(run.state, 'interrupted');
     assert.equal(run.resumable, true);
 
-    await vscode.commands.executeCommand('convbert.resume', runId, { quiet: true, steps: 5 });
-    await waitFor('the resumed run to complete', () => {
-      const r = a.registry.get(runId);
-      if (r && !r.live && r.state === 'error') throw new Error(`resume failed: ${r.message ?? ''}`);
+    // It has no checkpoint: it is not resumed, it starts over as a new run from its snapshot (resume.test.ts).
+    const fresh = await vscode.commands.executeCommand<string>('convbert.resume', runId, { quiet: true, steps: 5, ifNoCheckpoint: 'start-over' });
+    assert.ok(fresh && fresh !== runId);
+    await waitFor('the new run to complete', () => {
+      const r = a.registry.get(fresh);
+      if (r && !r.live && r.state === 'error') throw new Error(`start over failed: ${r.message ?? ''}`);
       return r?.state === 'completed' && !r.live;
     }, TRAIN_TIMEOUT, 300);
 
+    assert.equal(await vscode.commands.executeCommand<boolean>('convbert.runs.delete', fresh, true), true);
     assert.equal(await vscode.commands.executeCommand<boolean>('convbert.runs.delete', runId, true), true);
     assert.equal(existsSync(dir), false);
     assert.equal(a.registry.get(runId), undefined);

@@ -14,6 +14,11 @@ import { RUNS_DIR } from '../../../src/core/train/run-dir';
 import { DashboardController } from '../../../src/extension/dashboard/controller';
 import { probeMessage } from '../../../src/extension/dashboard/probe-file';
 import { displayState, RunRegistry } from '../../../src/extension/runs/registry';
+import { runDescription, runPickItem } from '../../../src/extension/runs/labels';
+import { readRunInfo } from '../../../src/core/train/run-dir';
+import { readFileSync } from 'node:fs';
+import { analyzeSpecText } from '../../../src/extension/analysis';
+import { costLabel, specCostEntry, STALE_MARK } from '../../../src/extension/dashboard/spec-costs';
 
 const made: string[] = [];
 after(() => {
@@ -57,13 +62,22 @@ function writeRun(root: string, runId: string, info: Record<string, unknown>, ev
 const metrics = (step: number, loss: number): TrainerMessageBody => ({ type: 'metrics', step, loss, mlmLoss: loss, learningRate: 0.001, gradNorm: 1, tokensPerSecond: 10, stepMs: 5, flopsPerSecond: 0, memoryBytes: 0 });
 
 test('run.json states read as the dashboard shows them: a dead trainer means interrupted', () => {
-  const info = { format: 'convbert-run', formatVersion: 1, runId: 'x', createdAt: '', updatedAt: '', step: 0, versions: { protocol: 1, node: '' } } as const;
-  assert.equal(displayState({ ...info, state: 'running' }, false), 'interrupted');
-  assert.equal(displayState({ ...info, state: 'running' }, true), 'running');
-  assert.equal(displayState({ ...info, state: 'paused' }, false), 'interrupted');
-  assert.equal(displayState({ ...info, state: 'created' }, true), 'starting');
-  assert.equal(displayState({ ...info, state: 'completed' }, false), 'completed');
-  assert.equal(displayState({ ...info, state: 'error' }, false), 'error');
+  const info = { format: 'convbert-run', formatVersion: 1, runId: 'x', createdAt: '', updatedAt: '', step: 0, pid: 4242, versions: { protocol: 1, node: '' } } as const;
+  const dead = () => false;
+  const alive = () => true;
+  assert.equal(displayState({ ...info, state: 'running' }, dead), 'interrupted');
+  assert.equal(displayState({ ...info, state: 'running' }, alive), 'running');
+  assert.equal(displayState({ ...info, state: 'paused' }, dead), 'interrupted');
+  assert.equal(displayState({ ...info, state: 'created' }, alive), 'starting');
+  assert.equal(displayState({ ...info, state: 'completed' }, dead), 'completed');
+  assert.equal(displayState({ ...info, state: 'error' }, dead), 'error');
+  // Issue #9 (4): read as the CLI reads it (core's effectiveRunState): "running" without a pid is interrupted, and
+  // the real check of this machine's processes is the default.
+  const { pid: _pid, ...noPid } = info;
+  void _pid;
+  assert.equal(displayState({ ...noPid, state: 'running' }, alive), 'interrupted');
+  assert.equal(displayState({ ...info, state: 'running', pid: 2_147_483_000 }), 'interrupted');
+  assert.equal(displayState({ ...info, state: 'running', pid: process.pid }), 'running');
 });
 
 test('the registry rescans run directories: states, backends, steps, best losses, probes, newest first', async () => {
@@ -182,6 +196,136 @@ test('resuming drops the points past the checkpoint the trainer restarts from', 
   registry.apply(runId, msg({ type: 'started', runId, runDir: dir, backend: { requested: 'cpu', name: 'cpu', skipped: [] }, seed: 1, step: 2, totalSteps: 10, resumed: true, checkpoint: 'checkpoints/ckpt-2' }));
   assert.deepEqual(registry.points(runId).map((p) => p.step), [1, 2]);
   assert.equal(registry.get(runId)?.state, 'running');
+});
+
+const started = (runId: string, step: number, resumed: boolean): TrainerMessageBody => ({ type: 'started', runId, runDir: runId, backend: { requested: 'cpu', name: 'cpu', skipped: [] }, seed: 1, step, totalSteps: 200, resumed });
+
+test('issue #9 (2): a resume without a checkpoint restarts at 0: the old points are superseded, never kept beside the new', async () => {
+  const ws = workspace();
+  const root = path.join(ws, RUNS_DIR);
+  const runId = '20250106-110000-000-aaaaaa';
+  const old = Array.from({ length: 147 }, (_, i) => metrics(i + 1, 20 - i / 10));
+  const dir = writeRun(root, runId, { state: 'running', step: 147, totalSteps: 200, pid: 2_147_483_000 }, [started(runId, 0, false), ...old]);
+  const registry = new RunRegistry({ roots: () => [root] });
+  await registry.refresh();
+  assert.equal(registry.points(runId).length, 147);
+  await registry.beginLive(runId, dir, root, { name: 'r', resume: true });
+  // What the trainer sends when there is no checkpoint to resume from: step 0, `resumed: false`.
+  registry.apply(runId, msg(started(runId, 0, false)));
+  assert.deepEqual(registry.points(runId), [], 'nothing past step 0 survives');
+  assert.equal(registry.get(runId)?.bestLoss, undefined);
+  for (let s = 1; s <= 14; s++) registry.apply(runId, msg(metrics(s, 30 + s)));
+  const points = registry.points(runId);
+  assert.deepEqual(points.map((p) => p.step), Array.from({ length: 14 }, (_, i) => i + 1));
+  assert.equal(points[0]?.loss, 31, 'the new value, not the old');
+  assert.equal(registry.get(runId)?.bestLoss, 31);
+  assert.equal(registry.get(runId)?.lastLoss, 44);
+});
+
+test('issue #9 (2): a metrics.jsonl holding a step twice (an old resumed run) keeps only the last value per step', async () => {
+  const ws = workspace();
+  const root = path.join(ws, RUNS_DIR);
+  // With the `started` line of the resume (from the checkpoint at step 2), and without one (older files).
+  const a = '20250106-120000-000-aaaaaa';
+  writeRun(root, a, { state: 'completed', step: 4, totalSteps: 4 }, [started(a, 0, false), metrics(1, 9), metrics(2, 8), { type: 'eval', step: 3, loss: 7.5, mlmAccuracy: 0.1 }, metrics(3, 7), metrics(4, 6), started(a, 2, true), metrics(3, 5), metrics(4, 4)]);
+  const b = '20250106-130000-000-bbbbbb';
+  writeRun(root, b, { state: 'completed', step: 3, totalSteps: 3 }, [metrics(1, 9), metrics(2, 8), { type: 'eval', step: 2, loss: 8.5, mlmAccuracy: 0.1 }, metrics(3, 7), metrics(1, 3), metrics(2, 2), metrics(3, 1)]);
+  const registry = new RunRegistry({ roots: () => [root] });
+  await registry.refresh();
+  assert.deepEqual(registry.points(a), [
+    { step: 1, loss: 9, lr: 0.001 },
+    { step: 2, loss: 8, lr: 0.001 },
+    { step: 3, loss: 5, lr: 0.001 },
+    { step: 4, loss: 4, lr: 0.001 },
+  ], 'the evaluation at step 3 was superseded with it');
+  assert.equal(registry.get(a)?.bestLoss, 4, 'no evaluation is left: the best training loss');
+  assert.deepEqual(registry.points(b).map((p) => [p.step, p.loss, p.valLoss]), [[1, 3, undefined], [2, 2, undefined], [3, 1, undefined]]);
+  assert.equal(registry.get(b)?.lastLoss, 1);
+});
+
+test('issue #9 (14): two runs of one spec differ by short id and start time; newest first; the best loss says train or val', async () => {
+  const ws = workspace();
+  const root = path.join(ws, RUNS_DIR);
+  const a = '20250301-090000-000-aaaaaa';
+  const b = '20250301-100500-000-bbbbbb';
+  const events = (withEval: boolean): TrainerMessageBody[] => [metrics(29, 10.8), metrics(30, 10.77), ...(withEval ? [{ type: 'eval', step: 30, loss: 10.76, mlmAccuracy: 0.01 } as TrainerMessageBody] : [])];
+  // Created in the other order than the ids sort (a copied or renamed directory): the start time decides.
+  writeRun(root, a, { name: 'tiny', state: 'completed', step: 30, totalSteps: 30, createdAt: '2025-03-01T11:00:00.000Z', backend: { requested: 'auto', name: 'wasm' } }, events(true));
+  writeRun(root, b, { name: 'tiny', state: 'completed', step: 30, totalSteps: 30, createdAt: '2025-03-01T10:05:00.000Z', backend: { requested: 'auto', name: 'wasm' } }, events(false));
+  const registry = new RunRegistry({ roots: () => [root] });
+  await registry.refresh();
+  assert.deepEqual(registry.list().map((r) => r.runId), [a, b], 'most recent start first');
+  const [ra, rb] = registry.list();
+  const p = (n: number) => String(n).padStart(2, '0');
+  const local = (iso: string) => {
+    const t = new Date(iso);
+    return `${t.getFullYear()}-${p(t.getMonth() + 1)}-${p(t.getDate())} ${p(t.getHours())}:${p(t.getMinutes())}`;
+  };
+  assert.equal(runDescription(ra!), `#aaaaaa · ${local('2025-03-01T11:00:00.000Z')} · completed · wasm · step 30/30 · best val 10.76`);
+  assert.equal(runDescription(rb!), `#bbbbbb · ${local('2025-03-01T10:05:00.000Z')} · completed · wasm · step 30/30 · best train 10.77`);
+  assert.notEqual(runDescription(ra!), runDescription(rb!));
+  // The Resume / Open pickers say the same, and carry the full id to match on.
+  assert.deepEqual(runPickItem(ra!), { label: 'tiny', description: runDescription(ra!), detail: a, runId: a });
+  // The dashboard gets the start time, to show and to order by.
+  assert.equal(registry.dashboardInfo(a)?.createdAt, '2025-03-01T11:00:00.000Z');
+  assert.ok(parseToWebviewMessage({ v: 1, type: 'snapshot', runs: registry.series(), selectedRunIds: [], costs: [] }).ok);
+});
+
+test('issue #9 (14): Rename Run writes a display name into run.json; it survives a rescan and a resume; empty restores the spec name', async () => {
+  const ws = workspace();
+  const root = path.join(ws, RUNS_DIR);
+  const runId = '20250301-090000-000-aaaaaa';
+  const dir = writeRun(root, runId, { name: 'tiny', state: 'stopped', step: 3, totalSteps: 30 }, [metrics(3, 5)]);
+  const registry = new RunRegistry({ roots: () => [root] });
+  await registry.refresh();
+  let fired = 0;
+  registry.onDidChange(() => fired++);
+  const renamed = await registry.rename(runId, '  lr 3e-4\nwarmup 10 ');
+  assert.equal(renamed.name, 'lr 3e-4 warmup 10');
+  assert.equal(fired, 1);
+  const info = await readRunInfo(dir);
+  assert.equal(info?.displayName, 'lr 3e-4 warmup 10');
+  assert.equal(info?.name, 'tiny', 'the spec name is kept');
+  assert.equal(info?.state, 'stopped', 'nothing else changes');
+  const fresh = new RunRegistry({ roots: () => [root] });
+  await fresh.refresh();
+  assert.equal(fresh.get(runId)?.name, 'lr 3e-4 warmup 10');
+  assert.equal(fresh.get(runId)?.specName, 'tiny');
+  assert.equal(fresh.dashboardInfo(runId)?.name, 'lr 3e-4 warmup 10');
+  // Resumed, the name stays (the trainer's spec name does not replace it).
+  await fresh.beginLive(runId, dir, root, { name: 'tiny', resume: true });
+  assert.equal(fresh.get(runId)?.name, 'lr 3e-4 warmup 10');
+  await fresh.endLive(runId);
+  // Empty: back to the spec's name, and the field is gone from run.json.
+  await fresh.rename(runId, '   ');
+  assert.equal(fresh.get(runId)?.name, 'tiny');
+  assert.doesNotMatch(readFileSync(path.join(dir, 'run.json'), 'utf8'), /displayName/);
+  // A run without a run.json: a clear error, nothing written.
+  const bare = '20250301-100000-000-cccccc';
+  mkdirSync(path.join(root, bare), { recursive: true });
+  await fresh.refresh();
+  await assert.rejects(fresh.rename(bare, 'x'), /run\.json is missing or unreadable/);
+});
+
+test('issue #9 (13): a followed spec\'s cost entry is its current report; with errors, the last one marked stale', () => {
+  const text = (layers: number | string) => `{ "version": 1, "name": "follow", "extends": "bert-mini", "model": { "numLayers": ${layers} } }`;
+  const four = analyzeSpecText(text(4));
+  const e4 = specCostEntry(four.spec?.name, '/w/follow.convbert.json', four.cost, undefined);
+  assert.equal(e4?.label, 'follow');
+  assert.equal(e4?.report.layers.length, 4);
+  const eight = analyzeSpecText(text(8));
+  const e8 = specCostEntry(eight.spec?.name, '/w/follow.convbert.json', eight.cost, e4);
+  assert.equal(e8?.report.layers.length, 8, 'the new report replaces the old');
+  assert.ok(e8!.report.totals.params > e4!.report.totals.params);
+  const broken = analyzeSpecText(text('"eight"'));
+  assert.equal(broken.cost, undefined);
+  const stale = specCostEntry(broken.spec?.name, '/w/follow.convbert.json', broken.cost, e8);
+  assert.equal(stale?.label, `follow ${STALE_MARK}`);
+  assert.equal(stale?.report, e8?.report);
+  // Still broken: marked once, not twice. Never a report: nothing.
+  assert.equal(specCostEntry(undefined, '/w/follow.convbert.json', undefined, stale)?.label, `follow ${STALE_MARK}`);
+  assert.equal(specCostEntry(undefined, '/w/follow.convbert.json', undefined, undefined), undefined);
+  assert.equal(costLabel(undefined, '/w/my-spec.convbert.json'), 'my-spec');
 });
 
 test('probe files decode and become valid probe messages with typed arrays', () => {
@@ -330,6 +474,27 @@ test('live points are batched into metrics messages; eval and probes are pushed'
   assert.ok(metricsMessages[0]?.type === 'metrics' && metricsMessages[0].points.length === 5);
   assert.ok(types(posted).includes('run'));
   assert.ok(types(posted).includes('eval'));
+  controller.dispose();
+});
+
+test('issue #9 (2): a resume from an earlier step sends the webview the run anew, without the superseded points', async () => {
+  const { controller, posted, registry, root } = await dashboardFixture();
+  await controller.receive(fromWebview({ type: 'ready' }));
+  await settle();
+  const live = '20250109-110000-000-dddddd';
+  await registry.beginLive(live, path.join(root, live), root, { name: 'live' });
+  registry.apply(live, msg(started(live, 0, false)));
+  for (let s = 1; s <= 5; s++) registry.apply(live, msg(metrics(s, 10 - s)));
+  await settle();
+  posted.length = 0;
+  registry.apply(live, msg(started(live, 2, true)));
+  registry.apply(live, msg(metrics(3, 1)));
+  await settle();
+  const snap = posted.find((m) => m.type === 'snapshot');
+  assert.ok(snap?.type === 'snapshot', `a snapshot replaces the webview's copy: got ${types(posted).join(', ')}`);
+  assert.deepEqual(snap.runs.find((r) => r.id === live)?.points.map((p) => p.step), [1, 2]);
+  const after = posted.slice(posted.indexOf(snap) + 1).filter((m) => m.type === 'metrics');
+  assert.ok(after[0]?.type === 'metrics' && after[0].points[0]?.step === 3 && after[0].points[0].loss === 1);
   controller.dispose();
 });
 

@@ -13,7 +13,7 @@ import { axisColours, createChart, destroyChart, tooltipColours } from '../chart
 import type { AppContext, View } from '../context';
 import { h, replaceChildren, uid } from '../dom';
 import { composePng, csv, safeFileName } from '../export';
-import { short } from '../format';
+import { runLabel, short } from '../format';
 import { drawHeatmap } from '../heatmap';
 import { HEAD_AVERAGE, type RunData } from '../state';
 
@@ -181,7 +181,7 @@ export class AttentionView implements View {
     }
     this.setOptions(
       this.runSelect,
-      runs.map((r) => ({ value: r.info.id, label: r.info.name })),
+      runs.map((r) => ({ value: r.info.id, label: runLabel(r.info) })),
       run.info.id,
     );
 

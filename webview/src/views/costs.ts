@@ -126,7 +126,8 @@ export class CostsView implements View {
     const message = !store.loaded ? 'Waiting for data from the extension…' : costs.length === 0 ? 'No cost report: open a *.convbert.json spec to see its parameters and FLOPs per layer.' : '';
     this.empty.textContent = message;
     this.empty.hidden = message === '';
-    this.convention.textContent = costs[0] ? `FLOPs per step of ${costs[0].report.batchSize} × ${costs[0].report.sequenceLength} tokens. ${costs[0].report.convention}` : '';
+    // Each report's step is its own spec's batch × sequence (under its column); the counting convention is shared.
+    this.convention.textContent = [...new Set(costs.map((c) => c.report.convention))].join(' ');
     if (costs.length === 0) {
       replaceChildren(this.body);
       return;
@@ -142,6 +143,7 @@ export class CostsView implements View {
       'div',
       { class: 'cost-column', 'data-report': index },
       h('h3', {}, entry.label),
+      stepNote(r),
       h('p', { class: 'totals' }, `${si(r.totals.params)} parameters (${si(r.totals.encoderParams)} in ${r.layers.length} layers) · ${si(r.totals.trainingFlopsPerStep, 'FLOP')} per training step · ${bytes(r.memory.totalBytes)} training memory (est.)`),
     );
     for (const metric of ['params', view.costPass] as const) {
@@ -244,7 +246,7 @@ export class CostsView implements View {
     const totalAct = r.memory.activationBytes;
     const foot = h('tfoot', {}, row('total', '', r.totals.params, totalFlops, totalAct, 'total'));
     const table = h('table', { class: 'cost-table', 'data-report': index }, h('caption', {}, `${entry.label}: parameters and ${PASS_LABEL[pass]} FLOPs per module`), head, h('tbody', {}, ...rows), foot);
-    return h('div', { class: 'cost-column', 'data-report': index }, h('h3', {}, entry.label), h('div', { class: 'table-scroll', tabindex: 0, role: 'region', 'aria-label': `${entry.label} cost table` }, table));
+    return h('div', { class: 'cost-column', 'data-report': index }, h('h3', {}, entry.label), stepNote(r), h('div', { class: 'table-scroll', tabindex: 0, role: 'region', 'aria-label': `${entry.label} cost table` }, table));
   }
 
   private comparison(a: CostEntry, b: CostEntry): HTMLElement {
@@ -253,6 +255,7 @@ export class CostsView implements View {
       ['Encoder parameters', a.report.totals.encoderParams, b.report.totals.encoderParams, (n) => si(n)],
       ['Forward FLOPs per step', flops(a.report.totals.forward), flops(b.report.totals.forward), (n) => si(n, 'FLOP')],
       ['Backward FLOPs per step', flops(a.report.totals.backward), flops(b.report.totals.backward), (n) => si(n, 'FLOP')],
+      ['Tokens per step (batch × sequence)', stepTokens(a.report), stepTokens(b.report), (n) => exact(n)],
       ['Training FLOPs per token', a.report.totals.trainingFlopsPerToken, b.report.totals.trainingFlopsPerToken, (n) => si(n, 'FLOP')],
       ['Training memory (est.)', a.report.memory.totalBytes, b.report.memory.totalBytes, bytes],
     ];
@@ -289,6 +292,13 @@ export class CostsView implements View {
     const text = csv(['spec', 'module', 'kind', 'layer', 'params', 'forward_matmul_flops', 'forward_elementwise_flops', 'backward_matmul_flops', 'backward_elementwise_flops', 'activation_bytes'], rows);
     this.ctx.exportFile('csv', safeFileName('costs', 'csv'), text);
   }
+}
+
+const stepTokens = (r: CostReport) => r.batchSize * r.sequenceLength;
+
+/** What "per step" means for one report: its own spec's batch and sequence length. */
+function stepNote(r: CostReport): HTMLElement {
+  return h('p', { class: 'key step-tokens' }, `FLOPs per step of ${r.batchSize} × ${r.sequenceLength} tokens.`);
 }
 
 /** Per layer, the height of its stacked bar (the sum over the stacked kinds). */

@@ -10,7 +10,7 @@ import { axisColours, createChart, tooltipColours, type Chart } from '../charts'
 import type { AppContext, View } from '../context';
 import { h, replaceChildren, uid } from '../dom';
 import { composePng, csv, safeFileName } from '../export';
-import { short } from '../format';
+import { runDetail, runLabel, short } from '../format';
 import { emaDebiased } from '../smoothing';
 import { MAX_SMOOTHING, type RunData } from '../state';
 import { withAlpha } from '../theme';
@@ -134,7 +134,7 @@ export class LossView implements View {
     const datasets: LossDataset[] = [];
     for (const s of this.series) {
       const colour = theme.series[store.colourIndex(s.run.info.id) % theme.series.length]!;
-      const name = s.run.info.name;
+      const name = runLabel(s.run.info);
       const id = s.run.info.id;
       datasets.push({
         label: `${name} · training (raw)`,
@@ -230,8 +230,7 @@ export class LossView implements View {
       box.checked = store.selected.has(run.info.id);
       const swatch = h('span', { class: 'swatch', 'aria-hidden': 'true' });
       swatch.style.backgroundColor = colour;
-      const detail = [run.info.state, run.info.backend].filter(Boolean).join(' · ');
-      box.append(swatch, h('span', { class: 'run-name' }, run.info.name), h('span', { class: 'run-detail' }, detail));
+      box.append(swatch, h('span', { class: 'run-name' }, run.info.name), h('span', { class: 'run-detail' }, runDetail(run.info)));
       box.addEventListener('change', () => {
         const ids = new Set(store.selected);
         if (box.checked) ids.add(run.info.id);
@@ -253,7 +252,7 @@ export class LossView implements View {
       const lastTrain = s.train[s.train.length - 1];
       const lastSmooth = s.smoothed[s.smoothed.length - 1];
       const lastVal = s.val[s.val.length - 1];
-      const bits = [`${s.run.info.name} (${s.run.info.state}): ${s.train.length} training points`];
+      const bits = [`${runLabel(s.run.info)} (${s.run.info.state}): ${s.train.length} training points`];
       if (lastTrain && lastSmooth) bits.push(`last training loss ${short(lastTrain.y)} at step ${lastTrain.x}, smoothed ${short(lastSmooth.y)}`);
       if (lastVal) bits.push(`last validation loss ${short(lastVal.y)} at step ${lastVal.x}`);
       return bits.join(', ');
@@ -264,7 +263,7 @@ export class LossView implements View {
   private exportPng(): void {
     if (!this.chart) return;
     const theme = this.ctx.theme();
-    const legend = this.series.map((s) => s.run.info.name).join(', ');
+    const legend = this.series.map((s) => runLabel(s.run.info)).join(', ');
     const data = composePng([{ canvas: this.canvas, title: `Loss — ${legend} (smoothing ${this.ctx.view.smoothing.toFixed(2)})` }], {
       background: theme.background,
       foreground: theme.foreground,

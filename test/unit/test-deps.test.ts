@@ -1,0 +1,102 @@
+/**
+ * scripts/ensure-test-deps.sh, which `npm test` and .ci/run run first: its decisions, with a PATH that holds only
+ * fakes (`id` says who we are, `apt-get` records its arguments and, for `install`, "installs" Chromium and the
+ * font by creating the files), so nothing is installed or removed on this machine.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const SCRIPT = path.join(import.meta.dirname, '../../scripts/ensure-test-deps.sh');
+const BASH = '/bin/bash';
+
+const made: string[] = [];
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+interface Setup {
+  uid: number;
+  apt: boolean;
+  chromium: boolean;
+  font: boolean;
+  /** What the fake apt-get install creates (default: both files). */
+  aptCreates?: boolean;
+}
+
+function run(s: Setup) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'convbert-deps-'));
+  made.push(dir);
+  const bin = path.join(dir, 'bin');
+  mkdirSync(bin);
+  const chromium = path.join(dir, 'chromium');
+  const font = path.join(dir, 'DejaVuSans.ttf');
+  const calls = path.join(dir, 'apt-calls');
+  const tool = (name: string, body: string) => {
+    writeFileSync(path.join(bin, name), `#!${BASH}\n${body}\n`);
+    chmodSync(path.join(bin, name), 0o755);
+  };
+  tool('id', `[ "$1" = -u ] && echo ${s.uid}`);
+  if (s.apt) {
+    const install = (s.aptCreates ?? true) ? `printf '#!${BASH}\\n' > '${chromium}'; /bin/chmod 755 '${chromium}'; : > '${font}'` : ':';
+    tool('apt-get', `echo "$*" >> '${calls}'\nif [[ " $* " == *" install "* ]]; then ${install}; fi`);
+  }
+  if (s.chromium) {
+    writeFileSync(chromium, `#!${BASH}\n`);
+    chmodSync(chromium, 0o755);
+  }
+  if (s.font) writeFileSync(font, '');
+  const r = spawnSync(BASH, [SCRIPT], { env: { PATH: bin, CHROMIUM_PATH: chromium, DEJAVU_FONT: font }, encoding: 'utf8', timeout: 10_000 });
+  return { status: r.status, stderr: r.stderr, apt: existsSync(calls) ? readFileSync(calls, 'utf8').trim().split('\n') : [], chromiumAfter: existsSync(chromium) };
+}
+
+test('everything present: exits 0 and runs nothing', () => {
+  const r = run({ uid: 0, apt: true, chromium: true, font: true });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.apt, []);
+  assert.equal(r.stderr, '');
+});
+
+test('root with apt-get and no Chromium: apt-get update, then installs chromium and fonts-dejavu-core; exits 0', () => {
+  const r = run({ uid: 0, apt: true, chromium: false, font: true });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.apt.length, 2, r.apt.join('\n'));
+  assert.match(r.apt[0]!, /^update\b/);
+  assert.match(r.apt[1]!, /\binstall\b/);
+  assert.match(r.apt[1]!, /\bchromium\b/);
+  assert.match(r.apt[1]!, /\bfonts-dejavu-core\b/);
+  assert.match(r.apt[1]!, /-y\b/);
+  assert.ok(r.chromiumAfter);
+});
+
+test('root, fonts missing only: installs too', () => {
+  const r = run({ uid: 0, apt: true, chromium: true, font: false });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.apt.at(-1) ?? '', /install .*fonts-dejavu-core/);
+});
+
+test('apt-get "succeeds" but Chromium is still not there: exits 1 and says so', () => {
+  const r = run({ uid: 0, apt: true, chromium: false, font: true, aptCreates: false });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /still missing/);
+  assert.match(r.stderr, /CHROMIUM_PATH/);
+});
+
+test('not root: installs nothing, prints the one command to run, exits 1', () => {
+  const r = run({ uid: 1000, apt: true, chromium: false, font: true });
+  assert.equal(r.status, 1);
+  assert.deepEqual(r.apt, []);
+  assert.match(r.stderr, /Chromium at .* missing/);
+  assert.match(r.stderr, /sudo apt-get install -y --no-install-recommends chromium fonts-dejavu-core/);
+  assert.ok(!/\bat [^\n]+\n\s+at /.test(r.stderr), 'no stack trace');
+});
+
+test('no apt-get (not Debian): says what to install and about CHROMIUM_PATH, exits 1', () => {
+  const r = run({ uid: 0, apt: false, chromium: false, font: true });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /package manager/);
+  assert.match(r.stderr, /CHROMIUM_PATH/);
+});
