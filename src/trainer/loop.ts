@@ -14,8 +14,9 @@
  *
  * The run directory is locked (`trainer.lock`, see run-dir.ts) before anything in it is touched, so two trainers
  * never train one run. After a fatal error the job is not disposed when the wasm heap may be corrupt (a wasm
- * `RuntimeError`, out of memory): freeing tensors on a corrupt heap can spin forever, and the process exits anyway. `pause` waits between steps until `resume`
- * or `stop`. The loop yields to the event loop after every step, so messages are seen within one step.
+ * `RuntimeError`, out of memory): freeing tensors on a corrupt heap can spin forever, and the process exits anyway.
+ * `pause` waits between steps until `resume` or `stop`. The loop yields to the event loop after every step, so
+ * messages are seen within one step.
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';

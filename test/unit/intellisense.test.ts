@@ -19,7 +19,8 @@ import {
 } from 'vscode-json-languageservice';
 import { diagnosticCategory, formatDiagnostic } from '../../src/core/spec/diagnostics';
 import { PRESET_NAMES, PRESET_SUMMARIES } from '../../src/core/spec/preset-names';
-import { SCHEMA_PATH } from '../../src/core/spec/artifacts';
+import { SCHEMA_PATH, editorCompletedModelKeys } from '../../src/core/spec/artifacts';
+import { modelKeyCompletions } from '../../src/extension/completion-content';
 import { validateSpecText } from '../../src/core/spec/validate';
 
 const schema = JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as Record<string, unknown>;
@@ -88,13 +89,19 @@ test('the top level offers its properties, with markdown docs', async () => {
   assert.match(markdown(items.find((i) => i.label === 'extends')), /Start from a preset/);
 });
 
-test('model offers every model property, with markdown docs and default values', async () => {
-  const items = await complete('{ "version": 1, "extends": "bert-base", "model": { | } }');
+test('model offers every model property once: the schema the structured ones, the editor the numbers with their effective values', async () => {
+  const text = '{ "version": 1, "extends": "bert-base", "model": { | } }';
+  const items = await complete(text);
+  const ours = modelKeyCompletions(text.replace('|', ''), text.indexOf('|'));
   const expected = ['vocabSize', 'maxPositions', 'tokenTypes', 'hiddenSize', 'numLayers', 'numHeads', 'intermediateSize', 'layerNormEps', 'normPlacement', 'hiddenDropout', 'attentionDropout', 'activation', 'initializerRange', 'heads', 'layer', 'layerOverrides'];
-  assert.deepEqual([...labels(items)].sort(), [...expected].sort());
-  assert.match(markdown(items.find((i) => i.label === 'hiddenSize')), /Model width H/);
+  const fromSchema = labels(items);
+  const fromEditor = ours.map((c) => c.key);
+  assert.deepEqual(fromSchema.filter((k) => fromEditor.includes(k)), [], 'no key is offered twice');
+  assert.deepEqual([...fromSchema, ...fromEditor].sort(), [...expected].sort());
+  assert.deepEqual([...fromEditor].sort(), [...editorCompletedModelKeys()].sort(), 'the keys the schema hides are the ones the editor completes');
+  assert.match(ours.find((c) => c.key === 'hiddenSize')?.markdown ?? '', /Model width H/);
   assert.match(markdown(items.find((i) => i.label === 'normPlacement')), /LayerNorm/);
-  assert.match(insertText(items.find((i) => i.label === 'vocabSize')), /30522/, 'the default is the placeholder');
+  assert.match(ours.find((c) => c.key === 'vocabSize')?.insertText ?? '', /"vocabSize": 30522/, "the preset's value is inserted");
 });
 
 test('enum values come with their descriptions: normPlacement, activation, backend, extends', async () => {

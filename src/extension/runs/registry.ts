@@ -84,7 +84,8 @@ export function displayState(info: RunInfo, isAlive: PidAlive = defaultPidAlive)
   }
 }
 
-const RESUMABLE: ReadonlySet<RunState> = new Set(['interrupted', 'stopped', 'error']);
+/** A cancelled run may hold checkpoints of an earlier session; without one, Resume offers "Start over". */
+const RESUMABLE: ReadonlySet<RunState> = new Set(['interrupted', 'stopped', 'cancelled', 'error']);
 
 export function isResumable(state: RunState, live: boolean): boolean {
   return !live && RESUMABLE.has(state);
