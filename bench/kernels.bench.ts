@@ -1,5 +1,5 @@
 /**
- * The wasm SIMD kernels (src/core/backend/simd, fused-kernels.ts, the SIMD paths of wasm-patches.ts) against the
+ * The wasm SIMD kernels (src/engines/tfjs/backends/wasm/simd, fused-kernels.ts, the SIMD paths of wasm-patches.ts) against the
  * stock TF.js kernels and compositions they replace, both measured in the same process at the sizes of one
  * GroupBERT-Mini micro-batch (8 × 128 tokens, hidden 256, FFN 1024): `setSimdKernelsEnabled(false)` switches the
  * op layer and the patched kernels back to their stock paths. Not a test: it prints figures.
@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
-import { describeBackend, loadBackend, setSimdKernelsEnabled } from '../src/core/backend';
+import { describeBackend, loadBackend, setSimdKernelsEnabled } from '../src/engines/tfjs/backends';
 import { gelu, groupedConv1d, layerNorm, randn } from '../src/core/ops';
 import { Optimizer } from '../src/core/train/optimizer';
 

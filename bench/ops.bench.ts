@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { describeBackend, loadBackend, removeWasmKernelPatches, applyWasmKernelPatches } from '../src/core/backend';
+import { describeBackend, loadBackend, removeWasmKernelPatches, applyWasmKernelPatches } from '../src/engines/tfjs/backends';
 import { attention, countMatmulFlops, dense, groupedConv1d, groupedDense, keyMaskBias, randn } from '../src/core/ops';
 
 interface Row {

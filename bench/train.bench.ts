@@ -169,7 +169,7 @@ interface WorkerResult {
 
 async function worker(req: WorkerRequest): Promise<WorkerResult> {
   const [{ loadBackend, describeBackend, setSimdKernelsEnabled }, { createMlmJob }, { allocateBatch }, { Rng }] = await Promise.all([
-    import('../src/core/backend'),
+    import('../src/engines/tfjs/backends'),
     import('../src/core/train/mlm-job'),
     import('../src/core/data'),
     import('../src/core/train/rng'),

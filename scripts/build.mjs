@@ -23,7 +23,7 @@ export const entries = [
   // TensorFlow.js stays a runtime dependency: an optional native backend (tfjs-node-gpu) must register into
   // the same @tensorflow/tfjs instance the trainer uses, and the wasm backend finds its binaries beside it.
   { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', external: ['@tensorflow/*'] },
-  { ...node, entryPoints: ['src/trainer/main.ts'], outfile: 'dist/trainer.js', external: ['@tensorflow/*'] },
+  { ...node, entryPoints: ['src/engines/tfjs/trainer/main.ts'], outfile: 'dist/trainer.js', external: ['@tensorflow/*'] },
   { ...node, entryPoints: ['src/extension/main.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   {
     bundle: true,

@@ -1,4 +1,4 @@
-/** Assembles the wasm SIMD kernels (src/core/backend/simd/kernels.wat) into kernels.generated.ts. `npm run generate:wasm`. */
+/** Assembles the wasm SIMD kernels (src/engines/tfjs/backends/wasm/simd/kernels.wat) into kernels.generated.ts. `npm run generate:wasm`. */
 import { writeFileSync } from 'node:fs';
 import { GENERATED_PATH, renderGenerated } from './wasm-assemble';
 

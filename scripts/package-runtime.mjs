@@ -42,7 +42,7 @@ export const ROOTS = [
   { name: '@tensorflow/tfjs', modules: ['@tensorflow/tfjs'] },
   {
     name: '@tensorflow/tfjs-backend-wasm',
-    // src/core/backend/wasm.ts imports it; wasm-threads.ts requires the pthread worker script.
+    // src/engines/tfjs/backends/wasm/wasm.ts imports it; wasm-threads.ts requires the pthread worker script.
     modules: ['@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js'],
     // setWasmPaths(defaultWasmDir()): the binaries beside the package's entry, read with fs.
     files: [/^dist\/[^/]+\.wasm$/],

@@ -1,13 +1,13 @@
 /**
- * Assembles src/core/backend/simd/kernels.wat with wabt (a dev dependency only: the runtime loads the generated
+ * Assembles src/engines/tfjs/backends/wasm/simd/kernels.wat with wabt (a dev dependency only: the runtime loads the generated
  * bytes) and renders kernels.generated.ts. Used by `npm run generate:wasm` and by the drift test.
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import initWabt from 'wabt';
 
-export const WAT_PATH = path.join(__dirname, '..', 'src', 'core', 'backend', 'simd', 'kernels.wat');
-export const GENERATED_PATH = path.join(__dirname, '..', 'src', 'core', 'backend', 'simd', 'kernels.generated.ts');
+export const WAT_PATH = path.join(__dirname, '..', 'src', 'engines', 'tfjs', 'backends', 'wasm', 'simd', 'kernels.wat');
+export const GENERATED_PATH = path.join(__dirname, '..', 'src', 'engines', 'tfjs', 'backends', 'wasm', 'simd', 'kernels.generated.ts');
 
 const PLAIN_IMPORT = '(import "env" "memory" (memory 1)) ;; MEMORY_IMPORT';
 /** The threaded build's memory is shared, and a shared memory import must state its maximum (4 GiB). */

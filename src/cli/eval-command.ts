@@ -1,6 +1,6 @@
 /**
  * `convbert eval <run> [--backend B]`: loads the run's latest checkpoint into the run's own job (the same
- * `TrainingJob` the trainer drives, from src/trainer/jobs.ts: no model code here) and evaluates it on the
+ * `TrainingJob` the trainer drives, from src/engines/tfjs/trainer/jobs.ts: no model code here) and evaluates it on the
  * validation split, then prints the run's history summary from metrics.jsonl. It reads the run directory and
  * writes nothing to it.
  *
@@ -9,15 +9,15 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import type { Json, LoadedCheckpoint } from '../core/train/checkpoint';
+import type { Json, LoadedCheckpoint } from '../run-format/checkpoint';
 import type { EvalMetrics, JobState, TrainingJob } from '../core/train/job';
-import { readMetricEvents } from '../core/train/metrics';
-import { effectiveRunState, readRunInfo, runPaths } from '../core/train/run-dir';
+import { readMetricEvents } from '../run-format/metrics';
+import { effectiveRunState, readRunInfo, runPaths } from '../run-format/run-dir';
 import { CliError, type CliIo } from './io';
 import { displayPath, resolveRunRef } from './run-ref';
 import { fmtDuration, fmtNum, fmtPercent, printRows, summarizeRun, summaryRows } from './run-summary';
 import { oneLine } from './train-command';
-import { MLM_JOB_ENV, mlmJobEnv } from './trainer-entry';
+import { MLM_JOB_ENV, mlmJobEnv } from '../engines/tfjs/entry';
 
 export interface EvalFlags {
   backend?: string;
@@ -72,10 +72,10 @@ export async function evalCommand(io: CliIo, runArg: string, flags: EvalFlags): 
 
   // Heavy modules (TF.js, the model) load here, not when the CLI starts.
   const [{ loadLatestCheckpoint, hashSpec }, { specFromText }, { loadJobFactory }, { loadTrainerBackend }, { Rng, parseRngState, restoreRng }] = await Promise.all([
-    import('../core/train/checkpoint'),
-    import('../trainer/spec'),
-    import('../trainer/jobs'),
-    import('../trainer/backend'),
+    import('../run-format/checkpoint'),
+    import('../engines/tfjs/trainer/spec'),
+    import('../engines/tfjs/trainer/jobs'),
+    import('../engines/tfjs/trainer/backend'),
     import('../core/train/rng'),
   ]);
 
@@ -138,7 +138,7 @@ export async function evalCommand(io: CliIo, runArg: string, flags: EvalFlags): 
       // nothing to do
     }
     // Emscripten re-refs the threaded wasm build's pthread workers while they run; idle, they must not keep the CLI alive.
-    await import('../core/backend/wasm-threads').then((m) => m.unrefPthreadWorkers()).catch(() => undefined);
+    await import('../engines/tfjs/backends/wasm/wasm-threads').then((m) => m.unrefPthreadWorkers()).catch(() => undefined);
   }
   const { result, backendName } = evaluated;
   const evalMs = Date.now() - t0;

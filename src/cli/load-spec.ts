@@ -4,7 +4,7 @@ import { checkCorpusPaths } from '../core/data/corpus-check';
 import { formatDiagnostic, validateSpecText, type Diagnostic } from '../core/spec/validate';
 import type { ResolvedSpec } from '../core/spec/resolve';
 import { trainingFit, type MachineFacts } from '../core/cost/fit';
-import { ensureWritableDir, FsWriteError } from '../core/train/fs-errors';
+import { ensureWritableDir, FsWriteError } from '../run-format/fs-errors';
 import { CliError, type CliIo } from './io';
 
 export interface LoadedSpec {

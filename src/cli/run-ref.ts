@@ -5,7 +5,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { RUNS_DIR, listRuns, runPaths } from '../core/train/run-dir';
+import { RUNS_DIR, listRuns, runPaths } from '../run-format/run-dir';
 import { CliError } from './io';
 
 export interface RunRef {

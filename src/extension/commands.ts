@@ -6,7 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import * as vscode from 'vscode';
 import { PRESET_NAMES, PRESET_SUMMARIES, isPresetName, presetSpecText, type PresetName } from '../core/spec';
-import { runPaths } from '../core/train/run-dir';
+import { runPaths } from '../run-format/run-dir';
 import type { CostEntry } from '../protocol/webview';
 import { analyzeSpecText } from './analysis';
 import { readSettings } from './config';

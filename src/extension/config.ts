@@ -5,7 +5,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
-import { RUNS_DIR } from '../core/train/run-dir';
+import { RUNS_DIR } from '../run-format/run-dir';
 
 export const BACKEND_SETTINGS = ['spec', 'auto', 'wasm', 'cpu', 'tfjs-node', 'tfjs-node-gpu'] as const;
 export type BackendSetting = (typeof BACKEND_SETTINGS)[number];

@@ -16,7 +16,7 @@ const ROOT = path.resolve(__dirname, '../..');
 
 /** As in run.sh: the trainer's own masked-LM job once it is wired in, else the job module (CONVBERT_E2E_JOB overrides). */
 function jobEnv(): Record<string, string> {
-  const wired = !readFileSync(path.join(ROOT, 'src/trainer/jobs.ts'), 'utf8').includes('const maskedLmJob: JobFactory | undefined = undefined');
+  const wired = !readFileSync(path.join(ROOT, 'src/engines/tfjs/trainer/jobs.ts'), 'utf8').includes('const maskedLmJob: JobFactory | undefined = undefined');
   const job = process.env.CONVBERT_E2E_JOB ?? (wired ? 'mlm' : 'mlm-module');
   if (job === 'toy') return { CONVBERT_TRAINER_JOB_MODULE: path.join(ROOT, 'out/e2e/toy-job.js'), CONVBERT_TOY_JOB: '{"stepDelayMs":40}' };
   if (job === 'mlm-module') return { CONVBERT_TRAINER_JOB_MODULE: path.join(ROOT, 'out/e2e/mlm-job.js') };

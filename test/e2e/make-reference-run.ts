@@ -10,7 +10,7 @@ import { mkdirSync, copyFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { trainerMessage, type TrainerMessageBody } from '../../src/protocol';
 import { encodeProbe, type ModelProbe } from '../../src/core/train/probe-format';
-import { RUNS_DIR, newRunId } from '../../src/core/train/run-dir';
+import { RUNS_DIR, newRunId } from '../../src/run-format/run-dir';
 
 const TOKENS = ['[CLS]', 'the', 'model', 'mixes', 'tokens', 'with', 'attention', 'and', 'convolution', '[SEP]'];
 const T = TOKENS.length;

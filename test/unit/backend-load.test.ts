@@ -17,7 +17,7 @@ import {
   wasmKernelPatchesApplied,
   type ModuleResolver,
   type ThreadedWasmInit,
-} from '../../src/core/backend';
+} from '../../src/engines/tfjs/backends';
 
 const GPU = '@tensorflow/tfjs-node-gpu';
 const NODE = '@tensorflow/tfjs-node';

@@ -11,8 +11,8 @@ import {
   loadBackend,
   removeWasmKernelPatches,
   wasmKernelPatchesApplied,
-} from '../../src/core/backend';
-import { copyBlock } from '../../src/core/backend/wasm-patches';
+} from '../../src/engines/tfjs/backends';
+import { copyBlock } from '../../src/engines/tfjs/backends/wasm/wasm-patches';
 import { randn } from '../../src/core/ops';
 
 type Result = { shape: number[]; dtype: string; values: number[] };

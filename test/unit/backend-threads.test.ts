@@ -1,5 +1,5 @@
 /**
- * The threaded wasm build in Node (the unofficial worker_threads workaround in src/core/backend/wasm-threads.ts):
+ * The threaded wasm build in Node (the unofficial worker_threads workaround in src/engines/tfjs/backends/wasm/wasm-threads.ts):
  * it comes up with 2 XNNPACK threads, leaves the globals it touched as they were, and computes what the cpu
  * backend computes, gradients included. Its own process, since the wasm build is chosen once per process.
  */
@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as os from 'node:os';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { FUSED_KERNELS, fusedKernelsAvailable, loadBackend, type BackendReport } from '../../src/core/backend';
+import { FUSED_KERNELS, fusedKernelsAvailable, loadBackend, type BackendReport } from '../../src/engines/tfjs/backends';
 import { attention, dense, gelu, groupedConv1d, layerNorm, randn } from '../../src/core/ops';
 
 let report: BackendReport;

@@ -13,7 +13,7 @@ import { createColors } from 'picocolors';
 import { runCli } from '../../src/cli/main';
 import type { CliIo } from '../../src/cli/io';
 import { TRAIN_EXIT_CODES } from '../../src/cli/train-command';
-import { initRunDir, updateRunInfo } from '../../src/core/train/run-dir';
+import { initRunDir, updateRunInfo } from '../../src/run-format/run-dir';
 
 const made: string[] = [];
 after(() => {

@@ -1,7 +1,7 @@
 /**
- * `convbert train` and `convbert eval` end to end: the CLI forks the real trainer process (src/trainer/main.ts
+ * `convbert train` and `convbert eval` end to end: the CLI forks the real trainer process (src/engines/tfjs/trainer/main.ts
  * through tsx, or dist/trainer.js when it is current) and drives it over the protocol. The job is the masked-LM job
- * on a tiny model and a tiny corpus: the built-in one when src/trainer/jobs.ts has it wired, else
+ * on a tiny model and a tiny corpus: the built-in one when src/engines/tfjs/trainer/jobs.ts has it wired, else
  * src/core/train/mlm-job.ts through CONVBERT_TRAINER_JOB_MODULE. Every figure the CLI prints is checked against the
  * run's metrics.jsonl.
  */
@@ -14,11 +14,11 @@ import * as path from 'node:path';
 import { createColors } from 'picocolors';
 import { runCli } from '../../src/cli/main';
 import type { CliIo } from '../../src/cli/io';
-import { loadLatestCheckpoint } from '../../src/core/train/checkpoint';
-import { readMetricEvents } from '../../src/core/train/metrics';
-import { readRunInfo } from '../../src/core/train/run-dir';
+import { loadLatestCheckpoint } from '../../src/run-format/checkpoint';
+import { readMetricEvents } from '../../src/run-format/metrics';
+import { readRunInfo } from '../../src/run-format/run-dir';
 import type { TrainerMessage, TrainerMessageOf } from '../../src/protocol';
-import { JOB_MODULE_ENV, loadJobFactory } from '../../src/trainer/jobs';
+import { JOB_MODULE_ENV, loadJobFactory } from '../../src/engines/tfjs/trainer/jobs';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'src/cli/main.ts');

@@ -17,7 +17,7 @@ import { BACKEND_DESCRIPTIONS, BACKEND_MEMORY_LIMITS } from '../../src/core/spec
 import { resolveSpec } from '../../src/core/spec/resolve';
 import type { SpecFile } from '../../src/core/spec/schema';
 import { validateSpecText } from '../../src/core/spec/validate';
-import { JOB_MODULE_ENV, loadJobFactory } from '../../src/trainer/jobs';
+import { JOB_MODULE_ENV, loadJobFactory } from '../../src/engines/tfjs/trainer/jobs';
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { createColors } from 'picocolors';
 import { runCli } from '../../src/cli/main';
 import type { CliIo } from '../../src/cli/io';
-import { ensureWritableDir, fsErrorSentence, FsWriteError } from '../../src/core/train/fs-errors';
+import { ensureWritableDir, fsErrorSentence, FsWriteError } from '../../src/run-format/fs-errors';
 
 const made: string[] = [];
 const mounts: string[] = [];

@@ -10,18 +10,18 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadBackend } from '../../src/core/backend';
+import { loadBackend } from '../../src/engines/tfjs/backends';
 import { computeCost } from '../../src/core/cost';
 import { bundledCorpusDir, prepareData, type PreparedData } from '../../src/core/data';
 import { resolveSpec, type ResolvedSpec, type SpecFile } from '../../src/core/spec';
-import { readCheckpoint, writeCheckpoint } from '../../src/core/train/checkpoint';
+import { readCheckpoint, writeCheckpoint } from '../../src/run-format/checkpoint';
 import type { JobContext, StepMetrics, TrainingJob } from '../../src/core/train/job';
 import { createMlmJob } from '../../src/core/train/mlm-job';
 import { readProbe } from '../../src/core/train/probes';
 import { Rng, restoreRng, type RngState } from '../../src/core/train/rng';
 import { learningRateAt } from '../../src/core/train/schedule';
 import type { TrainerMessage, TrainerMessageOf } from '../../src/protocol';
-import { InProcessTrainer } from '../../src/trainer/in-process';
+import { InProcessTrainer } from '../../src/engines/tfjs/trainer/in-process';
 
 const V = 500;
 const dirs: string[] = [];

@@ -16,7 +16,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { loadBackend } from '../../src/core/backend';
+import { loadBackend } from '../../src/engines/tfjs/backends';
 import { computeCost } from '../../src/core/cost';
 import { bundledCorpusDir, prepareData, type PreparedData } from '../../src/core/data';
 import { resolveSpec, type SpecFile } from '../../src/core/spec';

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { loadBackend } from '../../src/core/backend';
+import { loadBackend } from '../../src/engines/tfjs/backends';
 import { computeCost } from '../../src/core/cost';
 import { buildModel, type ModelInputs } from '../../src/core/model';
 import { countMatmulFlops } from '../../src/core/ops';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { loadBackend } from '../../src/core/backend';
+import { loadBackend } from '../../src/engines/tfjs/backends';
 import { attention, countMatmulFlops, dense, groupedConv1d, groupedDense, kernelFlops, randn } from '../../src/core/ops';
 
 before(async () => {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { loadBackend, wasmKernelPatchesApplied } from '../../src/core/backend';
+import { loadBackend, wasmKernelPatchesApplied } from '../../src/engines/tfjs/backends';
 import {
   attention,
   dense,

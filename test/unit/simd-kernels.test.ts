@@ -1,5 +1,5 @@
 /**
- * The wasm SIMD kernels (src/core/backend/simd): the generated module matches kernels.wat; Φ and the GELU
+ * The wasm SIMD kernels (src/engines/tfjs/backends/wasm/simd): the generated module matches kernels.wat; Φ and the GELU
  * derivative against a float64 reference written here (series and continued fraction for erfc); the fused GELU,
  * LayerNorm, im2col (grouped conv) and AdamW against the stock paths (values and gradients), with a profile proving
  * the fused kernels ran; the SIMD transposes against an index-by-index reference over shapes with and without
@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { FUSED_KERNELS, fusedKernelsAvailable, loadBackend, setSimdKernelsEnabled } from '../../src/core/backend';
+import { FUSED_KERNELS, fusedKernelsAvailable, loadBackend, setSimdKernelsEnabled } from '../../src/engines/tfjs/backends';
 import { gelu, groupedConv1d, layerNorm, randn } from '../../src/core/ops';
 import { Optimizer } from '../../src/core/train/optimizer';
 import { GENERATED_PATH, renderGenerated } from '../../scripts/wasm-assemble';

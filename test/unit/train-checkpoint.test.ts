@@ -14,9 +14,9 @@ import {
   writeCheckpoint,
   type CheckpointContent,
   type CheckpointPhase,
-} from '../../src/core/train/checkpoint';
+} from '../../src/run-format/checkpoint';
 
-const CHECKPOINT_MODULE = path.resolve(__dirname, '../../src/core/train/checkpoint.ts');
+const CHECKPOINT_MODULE = path.resolve(__dirname, '../../src/run-format/checkpoint.ts');
 
 const made: string[] = [];
 after(() => {

@@ -11,14 +11,14 @@ import * as tf from '@tensorflow/tfjs';
 import type { TrainerMessage, TrainerMessageOf } from '../../src/protocol';
 import { createToyJob } from '../../src/core/train/toy-job';
 import { learningRateAt } from '../../src/core/train/schedule';
-import { listCheckpoints } from '../../src/core/train/checkpoint';
-import { readMetricEvents } from '../../src/core/train/metrics';
-import { readRunInfo } from '../../src/core/train/run-dir';
+import { listCheckpoints } from '../../src/run-format/checkpoint';
+import { readMetricEvents } from '../../src/run-format/metrics';
+import { readRunInfo } from '../../src/run-format/run-dir';
 import { resolveSpec } from '../../src/core/spec/resolve';
 import type { SpecFile } from '../../src/core/spec/schema';
 import type { JobFactory } from '../../src/core/train/job';
-import { InProcessTrainer } from '../../src/trainer/in-process';
-import type { TrainerDeps } from '../../src/trainer/loop';
+import { InProcessTrainer } from '../../src/engines/tfjs/trainer/in-process';
+import type { TrainerDeps } from '../../src/engines/tfjs/trainer/loop';
 
 before(async () => {
   await tf.setBackend('cpu');

@@ -4,8 +4,8 @@ import { promises as fsp, mkdtempSync, appendFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { trainerMessage } from '../../src/protocol';
-import { appendMetricEvent, readMetricEvents, truncateMetricEventsAfter, StepMeter } from '../../src/core/train/metrics';
-import { RUNS_DIR, appendLog, createRunDir, initRunDir, isRunId, listRuns, newRunId, readRunInfo, runPaths, updateRunInfo } from '../../src/core/train/run-dir';
+import { appendMetricEvent, readMetricEvents, truncateMetricEventsAfter, StepMeter } from '../../src/run-format/metrics';
+import { RUNS_DIR, appendLog, createRunDir, initRunDir, isRunId, listRuns, newRunId, readRunInfo, runPaths, updateRunInfo } from '../../src/run-format/run-dir';
 import { Rng, normal, restoreRng, truncatedNormal } from '../../src/core/train/rng';
 
 const made: string[] = [];

@@ -1,5 +1,5 @@
 /**
- * Issue #9, the trainer process and the run's state on disk, with real forked trainers (src/trainer/main.ts through
+ * Issue #9, the trainer process and the run's state on disk, with real forked trainers (src/engines/tfjs/trainer/main.ts through
  * tsx) training the toy job (src/core/train/toy-job.ts): a fatal error ends the process at once (a real wasm
  * out-of-memory trap, said as out of memory); stop/cancel in every phase ends the process within 2 s; resume
  * continues from the checkpoint and never records a step twice, and is refused without one; two trainers started at
@@ -12,17 +12,17 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TrainerMessage, TrainerMessageOf } from '../../src/protocol';
-import { loadLatestCheckpoint } from '../../src/core/train/checkpoint';
-import { readMetricEvents } from '../../src/core/train/metrics';
-import { acquireRunLock, effectiveRunState, readRunInfo, readRunLock, runPaths } from '../../src/core/train/run-dir';
-import { EXIT_GRACE_MS, TrainerClient } from '../../src/trainer/client';
+import { loadLatestCheckpoint } from '../../src/run-format/checkpoint';
+import { readMetricEvents } from '../../src/run-format/metrics';
+import { acquireRunLock, effectiveRunState, readRunInfo, readRunLock, runPaths } from '../../src/run-format/run-dir';
+import { EXIT_GRACE_MS, TrainerClient } from '../../src/engines/client';
 import { createColors } from 'picocolors';
 import { runCli } from '../../src/cli/main';
 import type { CliIo } from '../../src/cli/io';
 import type { ToyJobOptions } from '../../src/core/train/toy-job';
 
 const ROOT = path.resolve(__dirname, '../..');
-const ENTRY = path.join(ROOT, 'src/trainer/main.ts');
+const ENTRY = path.join(ROOT, 'src/engines/tfjs/trainer/main.ts');
 const TOY_JOB = path.join(ROOT, 'src/core/train/toy-job.ts');
 
 const TOY_SPEC = {

@@ -8,13 +8,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TrainerMessage, TrainerMessageOf } from '../../src/protocol';
-import { loadLatestCheckpoint } from '../../src/core/train/checkpoint';
-import { readRunInfo } from '../../src/core/train/run-dir';
-import { TrainerClient } from '../../src/trainer/client';
+import { loadLatestCheckpoint } from '../../src/run-format/checkpoint';
+import { readRunInfo } from '../../src/run-format/run-dir';
+import { TrainerClient } from '../../src/engines/client';
 import type { ToyJobOptions } from '../../src/core/train/toy-job';
 
 const ROOT = path.resolve(__dirname, '../..');
-const ENTRY = path.join(ROOT, 'src/trainer/main.ts');
+const ENTRY = path.join(ROOT, 'src/engines/tfjs/trainer/main.ts');
 const TOY_JOB = path.join(ROOT, 'src/core/train/toy-job.ts');
 
 const TOY_SPEC = {

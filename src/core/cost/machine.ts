@@ -3,7 +3,7 @@
  * packages are looked up, never loaded: no TF.js is imported).
  */
 import { totalmem } from 'node:os';
-import { createNodeResolver, type ModuleResolver } from '../backend/resolver';
+import { createNodeResolver, type ModuleResolver } from '../../engines/tfjs/backends/resolver';
 import type { MachineFacts } from './fit';
 
 export function machineFacts(resolver: ModuleResolver = createNodeResolver()): MachineFacts {

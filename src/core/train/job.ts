@@ -1,12 +1,12 @@
 /**
- * What the training loop (`src/trainer/loop.ts`) drives: a `TrainingJob` owns a model, its data and its
+ * What the training loop (`src/engines/tfjs/trainer/loop.ts`) drives: a `TrainingJob` owns a model, its data and its
  * optimizer; the loop owns the schedule, the step count, stop/pause, evaluation and checkpoint timing, the run
  * directory and the protocol. The masked-LM job built from `core/model` + `core/data` implements this; so does
  * the linear-regression job in `toy-job.ts` that the tests train.
  */
 import type { LogLevel, Summary } from '../../protocol';
 import type { ResolvedSpec } from '../spec/resolve';
-import type { Json } from './checkpoint';
+import type { Json } from '../../run-format/checkpoint';
 import type { OptimizerState, OptimizerType } from './optimizer';
 import type { Rng } from './rng';
 import type { HostTensorMap } from './tensors';

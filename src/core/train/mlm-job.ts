@@ -3,7 +3,7 @@
  * network), `core/data` (corpus → tokenizer → batches), `optimizer` (AdamW/LAMB with the LayerNorm/bias
  * exclusions) and the cost model (FLOPs per step).
  *
- * What the job does and what the loop (`src/trainer/loop.ts`) does:
+ * What the job does and what the loop (`src/engines/tfjs/trainer/loop.ts`) does:
  * - the loop owns the schedule (it passes each step's learning rate), the step count — `training.steps`, or
  *   `flopBudget` / `flopsPerStep` from `init` — evaluation and checkpoint timing, and the per-step metrics it
  *   derives (tokens/s, step ms, FLOP/s from `flops`, memory); it stops on a non-finite loss or gradient norm;
@@ -22,12 +22,12 @@ import { computeCost } from '../cost';
 import { BatchIterator, prepareData, type Batch, type BatchIteratorState, type PreparedData } from '../data';
 import { buildModel, type Model } from '../model';
 import type { ResolvedSpec } from '../spec/resolve';
-import type { Json } from './checkpoint';
+import type { Json } from '../../run-format/checkpoint';
 import { packOptimizerState, unpackOptimizerState, type EvalMetrics, type JobContext, type JobFactory, type JobInfo, type JobState, type StepInput, type StepMetrics, type TrainingJob } from './job';
 import { Optimizer, optimizerConfigFromSpec } from './optimizer';
 import { computeProbes, probeHeader, probeSummary, writeProbe, type ProbeSample } from './probes';
 import { opSeed } from './rng';
-import { runPaths } from './run-dir';
+import { runPaths } from '../../run-format/run-dir';
 import { checkHostTensor, fromHostTensor, toHostTensor, type HostTensorMap } from './tensors';
 
 export const DEFAULT_PROBE_TEXT = 'The people of this nation have always believed that the future will be better than the past.';
@@ -305,5 +305,5 @@ function optionsFromEnv(): MlmJobOptions {
   }
 }
 
-/** The factory a trainer process loads (through `CONVBERT_TRAINER_JOB_MODULE`, or wired in `src/trainer/jobs.ts`). */
+/** The factory a trainer process loads (through `CONVBERT_TRAINER_JOB_MODULE`, or wired in `src/engines/tfjs/trainer/jobs.ts`). */
 export const createJob: JobFactory = (ctx) => createMlmJob(ctx, optionsFromEnv());

@@ -15,7 +15,7 @@
  * it; a model with separate q/k/v kernels gets the same result).
  */
 import * as tf from '@tensorflow/tfjs';
-import { FUSED_KERNELS, fusedKernelsAvailable, type AdamWAttrs } from '../backend/fused-kernels';
+import { FUSED_KERNELS, fusedKernelsAvailable, type AdamWAttrs } from '../../engines/tfjs/backends/wasm/fused-kernels';
 import type { ResolvedTraining } from '../spec/resolve';
 import { checkHostTensor, toHostTensor, type HostTensor, type HostTensorMap } from './tensors';
 

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { probeFileName, probeStepsIn, readProbe, type ModelProbe } from '../../core/train/probe-format';
-import { RUN_FILES } from '../../core/train/run-dir';
+import { RUN_FILES } from '../../run-format/run-dir';
 import { toWebview, type ProbeLayer, type ProbeMessage } from '../../protocol/webview';
 
 /** The dashboard's `probe` message for a decoded probe: one attention and one conv module per layer (the first of each). */

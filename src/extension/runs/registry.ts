@@ -11,8 +11,8 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { TrainerMessage } from '../../protocol';
 import { compareRunsNewestFirst, type MetricPoint, type RunInfo as DashboardRunInfo, type RunSeries, type RunState } from '../../protocol/webview';
-import { readMetricEvents } from '../../core/train/metrics';
-import { effectiveRunState, isPidAlive, isRunId, readRunInfo, runPaths, updateRunInfo, type RunInfo } from '../../core/train/run-dir';
+import { readMetricEvents } from '../../run-format/metrics';
+import { effectiveRunState, isPidAlive, isRunId, readRunInfo, runPaths, updateRunInfo, type RunInfo } from '../../run-format/run-dir';
 import { probeStepsOnDisk } from '../dashboard/probe-file';
 
 export interface RunRecord {

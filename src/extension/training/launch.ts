@@ -11,9 +11,9 @@
  *   `CONVBERT_MLM_JOB`, as the CLI tells it.
  */
 import * as path from 'node:path';
-import { mlmJobEnv } from '../../cli/trainer-entry';
+import { mlmJobEnv } from '../../engines/tfjs/entry';
 import type { StartOptions } from '../../protocol';
-import type { TrainerClientOptions } from '../../trainer/client';
+import type { TrainerClientOptions } from '../../engines/client';
 import { expandPath, type Settings } from '../config';
 
 export interface LaunchContext {

@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import { existsSync, promises as fsp, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { RUNS_DIR } from '../../../src/core/train/run-dir';
+import { RUNS_DIR } from '../../../src/run-format/run-dir';
 import { fitVerdict } from '../../../src/extension/analysis';
 import { api, fixture, waitFor, workspaceRoot } from './util';
 

@@ -9,8 +9,8 @@
 import * as assert from 'node:assert/strict';
 import { existsSync, promises as fsp } from 'node:fs';
 import * as vscode from 'vscode';
-import { latestCheckpointStep } from '../../../src/core/train/checkpoint-name';
-import { readMetricEvents } from '../../../src/core/train/metrics';
+import { latestCheckpointStep } from '../../../src/run-format/checkpoint-name';
+import { readMetricEvents } from '../../../src/run-format/metrics';
 import type { RunRecord } from '../../../src/extension/runs/registry';
 import { resumeLabel } from '../../../src/extension/training/resume-plan';
 import { api, fixture, sleep, waitFor } from './util';

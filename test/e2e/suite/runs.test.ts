@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { newRunId, readRunInfo, RUNS_DIR } from '../../../src/core/train/run-dir';
+import { newRunId, readRunInfo, RUNS_DIR } from '../../../src/run-format/run-dir';
 import { STALE_MARK } from '../../../src/extension/dashboard/spec-costs';
 import { runDescription } from '../../../src/extension/runs/labels';
 import { api, waitFor, workspaceRoot } from './util';

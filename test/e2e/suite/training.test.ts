@@ -8,8 +8,8 @@ import * as assert from 'node:assert/strict';
 import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { readMetricEvents } from '../../../src/core/train/metrics';
-import { newRunId, readRunInfo, RUNS_DIR } from '../../../src/core/train/run-dir';
+import { readMetricEvents } from '../../../src/run-format/metrics';
+import { newRunId, readRunInfo, RUNS_DIR } from '../../../src/run-format/run-dir';
 import { api, fixture, waitFor, workspaceRoot } from './util';
 
 const TRAIN_TIMEOUT = 240_000;

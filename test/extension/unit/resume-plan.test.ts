@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { latestCheckpointStep } from '../../../src/core/train/checkpoint-name';
+import { latestCheckpointStep } from '../../../src/run-format/checkpoint-name';
 import { noCheckpointLabel, resumeLabel, resumePlan } from '../../../src/extension/training/resume-plan';
 
 test('stopped at step 147 with a checkpoint at 100: resume at 100, steps 101–147 retrained', () => {

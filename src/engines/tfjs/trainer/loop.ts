@@ -33,15 +33,15 @@ import {
   type Summary,
   type TrainerMessage,
   type TrainerMessageBody,
-} from '../protocol';
-import { describeOutOfMemory } from '../core/cost';
-import { hashSpec, loadLatestCheckpoint, listCheckpoints, writeCheckpoint, type Json, type LoadedCheckpoint, type WriteCheckpointOptions } from '../core/train/checkpoint';
-import type { JobContext, JobFactory, JobInfo, TrainingJob } from '../core/train/job';
-import { HISTORY_TYPES, StepMeter, appendMetricEvent, perSecond, truncateMetricEventsAfter } from '../core/train/metrics';
-import { Rng, parseRngState, restoreRng } from '../core/train/rng';
-import { RunLockedError, acquireRunLock, appendLog, initRunDir, readRunInfo, removeTempFiles, updateRunInfo, type RunState } from '../core/train/run-dir';
+} from '../../../protocol';
+import { describeOutOfMemory } from '../../../core/cost';
+import { hashSpec, loadLatestCheckpoint, listCheckpoints, writeCheckpoint, type Json, type LoadedCheckpoint, type WriteCheckpointOptions } from '../../../run-format/checkpoint';
+import type { JobContext, JobFactory, JobInfo, TrainingJob } from '../../../core/train/job';
+import { HISTORY_TYPES, StepMeter, appendMetricEvent, perSecond, truncateMetricEventsAfter } from '../../../run-format/metrics';
+import { Rng, parseRngState, restoreRng } from '../../../core/train/rng';
+import { RunLockedError, acquireRunLock, appendLog, initRunDir, readRunInfo, removeTempFiles, updateRunInfo, type RunState } from '../../../run-format/run-dir';
 import * as os from 'node:os';
-import { learningRateAt } from '../core/train/schedule';
+import { learningRateAt } from '../../../core/train/schedule';
 import { loadTrainerBackend, type BackendLoader } from './backend';
 import { TrainerError } from './errors';
 import { loadStartSpec } from './spec';

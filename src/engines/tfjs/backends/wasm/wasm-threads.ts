@@ -22,7 +22,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { nodeRequire } from './resolver';
+import { nodeRequire } from '../resolver';
 
 /** The parts of the `@tensorflow/tfjs-backend-wasm` module that the threaded init needs. */
 export interface WasmThreadsApi {

@@ -8,7 +8,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { hostMessage } from '../protocol';
-import { markRunCancelled } from '../core/train/run-dir';
+import { markRunCancelled } from '../run-format/run-dir';
 import { TrainerHandleBase, type StartRequest, type TrainerExit } from './handle';
 
 /** How long a trainer may live on after `done` or a fatal `error` before it is killed. */
@@ -17,7 +17,7 @@ export const EXIT_GRACE_MS = 2000;
 export const CANCEL_GRACE_MS = 1000;
 
 export interface TrainerClientOptions {
-  /** The trainer entry: the bundled `dist/trainer.js`, or `src/trainer/main.ts` with `execArgv: ['--import', 'tsx']`. */
+  /** The trainer entry: the bundled `dist/trainer.js`, or `src/engines/tfjs/trainer/main.ts` with `execArgv: ['--import', 'tsx']`. */
   entry: string;
   execArgv?: string[];
   /** The Node binary (the extension host's Electron-as-Node by default, i.e. `process.execPath`). */

@@ -21,7 +21,7 @@ import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { CHECKPOINT_NAME, CHECKPOINTS_DIR } from './checkpoint-name';
-import { BYTES_PER_ELEMENT, checkHostTensor, hostBytes, sizeOf, type HostDType, type HostTensor, type HostTensorMap } from './tensors';
+import { BYTES_PER_ELEMENT, checkHostTensor, hostBytes, sizeOf, type HostDType, type HostTensor, type HostTensorMap } from '../core/train/tensors';
 
 export { CHECKPOINTS_DIR };
 export const LATEST_FILE = 'latest';

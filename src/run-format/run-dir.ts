@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, promises as fsp, readFileSync, unlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PROTOCOL_VERSION } from '../../protocol';
+import { PROTOCOL_VERSION } from '../protocol';
 
 export const RUNS_DIR = path.join('.convbert', 'runs');
 export const RUN_FILES = {

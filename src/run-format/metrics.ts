@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, promises as fsp } from 'node:fs';
-import { parseTrainerMessage, type TrainerMessage } from '../../protocol';
+import { parseTrainerMessage, type TrainerMessage } from '../protocol';
 import { runPaths } from './run-dir';
 
 /** The message types `metrics.jsonl` keeps (progress is per step and derivable; hello/state/log are not history). */

@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { nodeRequire } from './resolver';
+import { nodeRequire } from '../resolver';
 import { registerFusedWasmKernels } from './fused-kernels';
 import { applyWasmKernelPatches } from './wasm-patches';
 import { initThreadedWasmNode, type ThreadedWasmInit, type WasmThreadsApi } from './wasm-threads';

@@ -1,6 +1,6 @@
 /** The trainer's backend step: `core/backend`'s chooser, its report put in the protocol's shape. */
-import { BACKEND_CHAIN, describeBackend, loadBackend, type BackendPreference } from '../core/backend';
-import type { BackendReport, LogLevel } from '../protocol';
+import { BACKEND_CHAIN, describeBackend, loadBackend, type BackendPreference } from '../backends';
+import type { BackendReport, LogLevel } from '../../../protocol';
 import { TrainerError } from './errors';
 
 export type BackendLoader = (requested: string, log: (level: LogLevel, message: string) => void) => Promise<BackendReport>;

@@ -11,22 +11,22 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createNodeResolver, nodeRequire, type ModuleResolver } from './resolver';
-import { initWasm } from './wasm';
-import type { ThreadedWasmInit } from './wasm-threads';
+import { initWasm } from './wasm/wasm';
+import type { ThreadedWasmInit } from './wasm/wasm-threads';
 
 export type { ModuleResolver } from './resolver';
 export { createNodeResolver } from './resolver';
-export { defaultWasmDir } from './wasm';
+export { defaultWasmDir } from './wasm/wasm';
 export {
   applyWasmKernelPatches,
   removeWasmKernelPatches,
   wasmKernelPatchesApplied,
   PATCHED_WASM_KERNELS,
   type PatchedKernelName,
-} from './wasm-patches';
-export type { ThreadedWasmInit, ThreadedWasmResult, WasmThreadsApi } from './wasm-threads';
-export { FUSED_KERNELS, fusedKernelsAvailable, registerFusedWasmKernels } from './fused-kernels';
-export { setSimdKernelsEnabled, simdKernelsEnabled } from './simd';
+} from './wasm/wasm-patches';
+export type { ThreadedWasmInit, ThreadedWasmResult, WasmThreadsApi } from './wasm/wasm-threads';
+export { FUSED_KERNELS, fusedKernelsAvailable, registerFusedWasmKernels } from './wasm/fused-kernels';
+export { setSimdKernelsEnabled, simdKernelsEnabled } from './wasm/simd';
 
 export type BackendPreference = 'auto' | 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
 export type BackendChoice = Exclude<BackendPreference, 'auto'>;

@@ -1,6 +1,6 @@
 /**
  * Where the trainer process comes from: the bundled `dist/trainer.js` (what the installed CLI and the extension
- * fork), else `src/trainer/main.ts` run through tsx (a source checkout without a build). When the CLI itself runs
+ * fork), else `src/engines/tfjs/trainer/main.ts` run through tsx (a source checkout without a build). When the CLI itself runs
  * from its TypeScript source and the bundle is older than the sources, the bundle is stale and the source entry is
  * used, so a checkout never trains with yesterday's trainer. `CONVBERT_TRAINER_ENTRY` forces an entry.
  */
@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CliError } from './io';
+import { CliError } from '../../cli/io';
 
 export const TRAINER_ENTRY_ENV = 'CONVBERT_TRAINER_ENTRY';
 
@@ -31,7 +31,7 @@ function tsxArgs(root: string): string[] {
     return ['--import', 'tsx'];
   }
 }
-/** `JOB_MODULE_ENV` of src/trainer/jobs.ts, not imported from there: that module loads the model and TF.js. */
+/** `JOB_MODULE_ENV` of src/engines/tfjs/trainer/jobs.ts, not imported from there: that module loads the model and TF.js. */
 const JOB_MODULE_ENV = 'CONVBERT_TRAINER_JOB_MODULE';
 
 /** The folder with ConvBERT Studio's package.json, from this file's location (src/cli or dist). */
@@ -87,7 +87,7 @@ export function resolveTrainerEntry(options: { root?: string; runningFromSource?
     return { entry, execArgv: ts || jobNeedsTsx(env) ? TSX : [], kind: ts ? 'source' : 'bundle', why: `${TRAINER_ENTRY_ENV} is set` };
   }
   const bundle = path.join(root, 'dist', 'trainer.js');
-  const source = path.join(root, 'src', 'trainer', 'main.ts');
+  const source = path.join(root, 'src', 'engines', 'tfjs', 'trainer', 'main.ts');
   const haveBundle = existsSync(bundle);
   const haveSource = existsSync(source);
   if (haveBundle) {

@@ -8,7 +8,7 @@
  * the corrupt heap spun forever at 100 % CPU; a timer on the main thread could not have fired).
  */
 import { Worker } from 'node:worker_threads';
-import { trainerMessage, type TrainerMessage } from '../protocol';
+import { trainerMessage, type TrainerMessage } from '../../../protocol';
 import { defaultJobFactory } from './jobs';
 import { TrainerSession, type TrainerDeps } from './loop';
 
