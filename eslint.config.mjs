@@ -13,14 +13,14 @@ export default tseslint.config(
   },
   {
     // The pure core runs in the trainer, the CLI, the extension host and the browser: no editor, no DOM.
-    files: ['src/core/**/*.ts', 'src/protocol/**/*.ts'],
+    files: ['src/core/**/*.ts', 'src/protocol/**/*.ts', 'src/format/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'src/core is editor-independent; vscode belongs in src/extension.' }] }],
       'no-restricted-globals': ['error', 'window', 'document', 'navigator', 'HTMLElement'],
     },
   },
   {
-    files: ['bin/**/*.js', 'scripts/**/*.mjs', '*.mjs'],
+    files: ['bin/**/*.js', 'scripts/**/*.mjs', '*.mjs', '*.cjs'],
     languageOptions: { globals: { require: 'readonly', module: 'writable', process: 'readonly', console: 'readonly', __dirname: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

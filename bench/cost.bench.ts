@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { computeCost } from '../src/core/cost';
 import { resolveSpec } from '../src/core/spec/resolve';
-import { validateSpecText } from '../src/core/spec/validate';
+import { validateSpecText } from '../src/core/validate/validate';
 import type { PresetName } from '../src/core/spec/presets';
 
 const SAMPLES = 200;

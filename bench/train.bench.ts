@@ -25,7 +25,7 @@ import { computeCost } from '../src/core/cost';
 import type { ResolvedSpec } from '../src/core/spec/resolve';
 import type { MlmJobOptions } from '../src/core/train/mlm-job';
 import type { SpecFile } from '../src/core/spec/schema';
-import { validateSpecText } from '../src/core/spec/validate';
+import { validateSpecText } from '../src/core/validate/validate';
 
 // ---------------------------------------------------------------------------------------------------------
 // Settings
@@ -172,7 +172,7 @@ async function worker(req: WorkerRequest): Promise<WorkerResult> {
     import('../src/engines/tfjs/backends'),
     import('../src/core/train/mlm-job'),
     import('../src/core/data'),
-    import('../src/core/train/rng'),
+    import('../src/core/rng'),
   ]);
   const t0 = performance.now();
   let report;

@@ -24,6 +24,9 @@ export const entries = [
   // the same @tensorflow/tfjs instance the trainer uses, and the wasm backend finds its binaries beside it.
   { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', external: ['@tensorflow/*'] },
   { ...node, entryPoints: ['src/engines/tfjs/trainer/main.ts'], outfile: 'dist/trainer.js', external: ['@tensorflow/*'] },
+  // The TF.js engine's in-process evaluation (`convbert eval`): src/engines/tfjs/index.ts loads it by path, beside
+  // the bundle that asks, so the modules declaring the engine (which the extension bundles) stay free of TF.js.
+  { ...node, entryPoints: ['src/engines/tfjs/evaluate.ts'], outfile: 'dist/evaluate.js', external: ['@tensorflow/*'] },
   { ...node, entryPoints: ['src/extension/main.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   {
     bundle: true,

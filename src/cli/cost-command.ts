@@ -1,7 +1,7 @@
 import Table from 'cli-table3';
 import { computeCost, type CostReport, type ModuleCost } from '../core/cost';
 import type { ResolvedSpec } from '../core/spec/resolve';
-import { bytes, exact, percent, si } from './format';
+import { bytes, exact, percent, si } from '../format';
 import type { CliIo } from './io';
 
 export interface CostFlags {

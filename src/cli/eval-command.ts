@@ -1,44 +1,26 @@
 /**
- * `convbert eval <run> [--backend B]`: loads the run's latest checkpoint into the run's own job (the same
- * `TrainingJob` the trainer drives, from src/engines/tfjs/trainer/jobs.ts: no model code here) and evaluates it on the
- * validation split, then prints the run's history summary from metrics.jsonl. It reads the run directory and
- * writes nothing to it.
+ * `convbert eval <run> [--backend B]`: asks the engine to evaluate the run's latest checkpoint on the validation
+ * split (the TF.js engine's `evaluate`, src/engines/tfjs/evaluate.ts: the run's own job, restored from the
+ * checkpoint; no model code here), then prints the run's history summary from metrics.jsonl. It reads the run
+ * directory and writes nothing to it.
  *
- * The job runs in this process: evaluation is one short pass, and the protocol has no evaluate-only request.
- * TF.js and the model are imported only when this command runs, so the other commands start fast.
+ * The TF.js engine evaluates in this process: evaluation is one short pass, and the protocol has no evaluate-only
+ * request. TF.js and the model are loaded only when this command runs, so the other commands start fast.
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import type { Json, LoadedCheckpoint } from '../run-format/checkpoint';
-import type { EvalMetrics, JobState, TrainingJob } from '../core/train/job';
+import { chooseEngine, type Engine, type EvaluateResult } from '../engines';
 import { readMetricEvents } from '../run-format/metrics';
 import { effectiveRunState, readRunInfo, runPaths } from '../run-format/run-dir';
 import { CliError, type CliIo } from './io';
 import { displayPath, resolveRunRef } from './run-ref';
-import { fmtDuration, fmtNum, fmtPercent, printRows, summarizeRun, summaryRows } from './run-summary';
+import { printRows, summarizeRun, summaryRows } from './run-summary';
 import { oneLine } from './train-command';
-import { MLM_JOB_ENV, mlmJobEnv } from '../engines/tfjs/entry';
+import { duration, fraction, metric } from '../format';
 
 export interface EvalFlags {
   backend?: string;
+  engine?: string;
   verbose?: boolean;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** A checkpoint as the job's `loadState` takes it (the inverse of the trainer loop's checkpoint write). */
-export function jobStateFromCheckpoint(checkpoint: LoadedCheckpoint): JobState {
-  const rngs = isRecord(checkpoint.rng) ? checkpoint.rng : {};
-  const extra = isRecord(checkpoint.extra) ? checkpoint.extra : {};
-  return {
-    tensors: checkpoint.tensors,
-    ...(checkpoint.optimizer !== undefined ? { optimizer: checkpoint.optimizer } : {}),
-    ...(checkpoint.data !== undefined ? { data: checkpoint.data } : {}),
-    ...(rngs.job !== undefined && rngs.job !== null ? { rng: rngs.job as Json } : {}),
-    ...(extra.job !== undefined && extra.job !== null ? { extra: extra.job as Json } : {}),
-  };
 }
 
 /** A trainer failure (`TrainerError`: message + hint) or anything else, as a one-line CLI error. */
@@ -70,93 +52,57 @@ export async function evalCommand(io: CliIo, runArg: string, flags: EvalFlags): 
   const info = await readRunInfo(run.dir);
   if (!info) throw new CliError(`${run.ref}: run.json is unreadable`);
 
-  // Heavy modules (TF.js, the model) load here, not when the CLI starts.
-  const [{ loadLatestCheckpoint, hashSpec }, { specFromText }, { loadJobFactory }, { loadTrainerBackend }, { Rng, parseRngState, restoreRng }] = await Promise.all([
-    import('../run-format/checkpoint'),
-    import('../engines/tfjs/trainer/spec'),
-    import('../engines/tfjs/trainer/jobs'),
-    import('../engines/tfjs/trainer/backend'),
-    import('../core/train/rng'),
-  ]);
-
-  const checkpoint = await loadLatestCheckpoint(run.dir);
-  if (!checkpoint) throw new CliError(`run ${run.ref} has no checkpoint to evaluate yet; train it first (\`convbert train --resume ${run.ref}\`)`);
-  for (const s of checkpoint.skipped) io.err(yellow(`warning: skipped checkpoint ${s.name}: ${s.reason}\n`));
-
-  let job: TrainingJob | undefined;
-  const t0 = Date.now();
+  // The engine evaluates in this process; TF.js and the model load only now, not when the CLI starts.
+  const specFile = runPaths(run.dir).spec;
   const log = (level: string, message: string) => {
     if (flags.verbose) io.err(dim(`${level}: ${message}\n`));
   };
-  const specFile = runPaths(run.dir).spec;
-  const specText = await fsp.readFile(specFile, 'utf8').catch(() => {
-    throw new CliError(`run ${run.ref} has no spec snapshot (${path.basename(specFile)})`);
-  });
-  let evaluated: { result: EvalMetrics; backendName: string };
+  const t0 = Date.now();
+  let engine: Engine;
+  try {
+    engine = chooseEngine(flags.engine, flags.backend ?? info.backend?.name);
+  } catch (e) {
+    throw new CliError((e as Error).message, 2);
+  }
+  let evaluated: EvaluateResult;
   try {
     evaluated = await withConsoleTo(
       (line) => log('console', line.trim()),
-      async () => {
-        const spec = specFromText(specText, displayPath(io.cwd, specFile));
-        if (hashSpec(spec.resolved) !== checkpoint.specHash) {
-          throw new CliError(`run ${run.ref}: its spec snapshot does not match the checkpoint's spec (edited by hand?); cannot evaluate`);
-        }
-        const requested = flags.backend ?? info.backend?.name ?? spec.resolved.training.backend;
-        const backend = await loadTrainerBackend(requested, log);
-        const rng = Rng.fromSeed(spec.resolved.training.seed);
-        const createJob = await loadJobFactory();
-        // Relative corpus paths of the snapshot resolve against the working directory, as with `train --resume`.
-        const ctx = {
-          spec: spec.resolved,
+      () =>
+        engine.evaluate({
           runDir: run.dir,
-          backend: backend.name,
-          rng,
+          ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
+          // Relative corpus paths of the snapshot resolve against the working directory, as with `train --resume`.
+          specDir: io.cwd,
+          specLabel: displayPath(io.cwd, specFile),
           log,
           warn: (message: string, hint?: string) => io.err(yellow(`warning: ${message}${hint ? ` (${hint})` : ''}\n`)),
-        };
-        const savedOptions = process.env[MLM_JOB_ENV];
-        Object.assign(process.env, mlmJobEnv(io.cwd));
-        try {
-          job = await createJob(ctx);
-        } finally {
-          if (savedOptions === undefined) delete process.env[MLM_JOB_ENV];
-          else process.env[MLM_JOB_ENV] = savedOptions;
-        }
-        await job.init();
-        await job.loadState(jobStateFromCheckpoint(checkpoint));
-        const rngs = isRecord(checkpoint.rng) ? checkpoint.rng : {};
-        if (rngs.loop !== undefined) restoreRng(rng, parseRngState(rngs.loop));
-        return { result: await job.evaluate(checkpoint.step), backendName: backend.name };
-      },
+        }),
     );
   } catch (e) {
+    const kind = e instanceof Error && 'kind' in e ? (e as { kind?: unknown }).kind : undefined;
+    if (kind === 'no-checkpoint') throw new CliError(`run ${run.ref} has no checkpoint to evaluate yet; train it first (\`convbert train --resume ${run.ref}\`)`);
+    if (kind === 'no-spec') throw new CliError(`run ${run.ref} has no spec snapshot (${path.basename(specFile)})`);
+    if (kind === 'spec-mismatch') throw new CliError(`run ${run.ref}: its spec snapshot does not match the checkpoint's spec (edited by hand?); cannot evaluate`);
     throw asCliError(e);
-  } finally {
-    try {
-      (job as TrainingJob | undefined)?.dispose();
-    } catch {
-      // nothing to do
-    }
-    // Emscripten re-refs the threaded wasm build's pthread workers while they run; idle, they must not keep the CLI alive.
-    await import('../engines/tfjs/backends/wasm/wasm-threads').then((m) => m.unrefPthreadWorkers()).catch(() => undefined);
   }
-  const { result, backendName } = evaluated;
+  const { metrics: result, backend: backendName, checkpoint } = evaluated;
   const evalMs = Date.now() - t0;
 
   io.out(`${bold(`run ${run.ref}`)}  ${dim(`${info.name ?? ''} ${effectiveRunState(info)}, step ${info.step}${info.totalSteps !== undefined ? ` of ${info.totalSteps}` : ''}`.trim())}\n`);
-  io.out(`\n${bold('validation')} ${dim(`(checkpoint at step ${checkpoint.step}, ${checkpoint.name}; ${backendName}, ${fmtDuration(evalMs)})`)}\n`);
+  io.out(`\n${bold('validation')} ${dim(`(checkpoint at step ${checkpoint.step}, ${checkpoint.name}; ${backendName}, ${duration(evalMs)})`)}\n`);
   const rows: [string, string][] = [
     // The job reports one validation loss: MLM + NSP when the model has an NSP head.
-    [result.nspAccuracy !== undefined ? 'loss (MLM + NSP)' : 'MLM loss', fmtNum(result.loss)],
-    ['MLM accuracy', fmtPercent(result.mlmAccuracy)],
+    [result.nspAccuracy !== undefined ? 'loss (MLM + NSP)' : 'MLM loss', metric(result.loss)],
+    ['MLM accuracy', fraction(result.mlmAccuracy)],
   ];
-  if (result.nspAccuracy !== undefined) rows.push(['NSP accuracy', fmtPercent(result.nspAccuracy)]);
-  if (result.nspAccuracy === undefined && result.loss > 0 && result.loss < 50) rows.push(['perplexity', fmtNum(Math.exp(result.loss))]);
+  if (result.nspAccuracy !== undefined) rows.push(['NSP accuracy', fraction(result.nspAccuracy)]);
+  if (result.nspAccuracy === undefined && result.loss > 0 && result.loss < 50) rows.push(['perplexity', metric(Math.exp(result.loss))]);
   if (result.probes) {
     const shown = Object.entries(result.probes.summary)
       .filter(([, v]) => typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean')
       .slice(0, 6)
-      .map(([k, v]) => `${k} ${typeof v === 'number' ? fmtNum(v) : String(v)}`);
+      .map(([k, v]) => `${k} ${typeof v === 'number' ? metric(v) : String(v)}`);
     if (shown.length) rows.push(['probes', shown.join(', ')]);
   }
   printRows(io, rows);

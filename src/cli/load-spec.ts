@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { checkCorpusPaths } from '../core/data/corpus-check';
-import { formatDiagnostic, validateSpecText, type Diagnostic } from '../core/spec/validate';
+import { formatDiagnostic, validateSpecText, type Diagnostic } from '../core/validate/validate';
 import type { ResolvedSpec } from '../core/spec/resolve';
 import { trainingFit, type MachineFacts } from '../core/cost/fit';
 import { ensureWritableDir, FsWriteError } from '../run-format/fs-errors';

@@ -14,14 +14,14 @@ import { computeCost } from '../core/cost';
 import { PRESETS, PRESET_NAMES, PRESET_SUMMARIES, presetSpecText } from '../core/spec/presets';
 import { isPresetName } from '../core/spec/preset-names';
 import { resolveSpec } from '../core/spec/resolve';
-import { formatDiagnostic } from '../core/spec/validate';
+import { formatDiagnostic } from '../core/validate/validate';
 import { costCommand } from './cost-command';
 import { evalCommand } from './eval-command';
-import { exact, si } from './format';
+import { exact, si } from '../format';
 import { CliError, processIo, type CliIo } from './io';
 import { readSpecFile, requireValidSpec } from './load-spec';
-import { machineFacts } from '../core/cost/machine';
-import { BACKEND_CHOICES, TRAIN_EXIT_CODES_HELP, trainCommand, type TrainFlags } from './train-command';
+import { machineFacts } from '../engines/machine';
+import { BACKEND_CHOICES, ENGINE_CHOICES, TRAIN_EXIT_CODES_HELP, trainCommand, type TrainFlags } from './train-command';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -37,6 +37,11 @@ function seedValue(value: string): number {
 
 function backendName(value: string): string {
   if (!(BACKEND_CHOICES as readonly string[]).includes(value)) throw new InvalidArgumentError(`unknown backend "${value}"; use one of ${BACKEND_CHOICES.join(', ')}.`);
+  return value;
+}
+
+function engineName(value: string): string {
+  if (!ENGINE_CHOICES.includes(value)) throw new InvalidArgumentError(`unknown engine "${value}"; use one of ${ENGINE_CHOICES.join(', ')}.`);
   return value;
 }
 
@@ -124,6 +129,7 @@ export function buildProgram(io: CliIo): Command {
     .argument('[spec]', 'spec file (may be left out with --resume: the run keeps its spec)')
     .option('--steps <N>', 'total optimizer steps (default: training.steps, or the flopBudget)', positiveInt)
     .option('--backend <name>', `TF.js backend: ${BACKEND_CHOICES.join(', ')} (default: training.backend)`, backendName)
+    .option('--engine <id>', `engine that runs the job: ${ENGINE_CHOICES.join(', ')} (default: the backend's)`, engineName)
     .option('--resume <run>', 'continue a run from its latest checkpoint: a run id, a run directory, or "latest"')
     .option('--out <dir>', 'run directory for a new run (default: .convbert/runs/<new run id>)')
     .option('--seed <N>', 'seed for this run instead of training.seed', seedValue)
@@ -137,8 +143,9 @@ export function buildProgram(io: CliIo): Command {
     .description("evaluate a run's latest checkpoint on the validation split, and summarise its metrics.jsonl")
     .argument('<run>', 'a run id, a run directory, or "latest"')
     .option('--backend <name>', `TF.js backend (default: the one the run trained on)`, backendName)
+    .option('--engine <id>', `engine that evaluates: ${ENGINE_CHOICES.join(', ')} (default: the backend's)`, engineName)
     .option('--verbose', 'show backend and job log lines')
-    .action((run: string, opts: { backend?: string; verbose?: boolean }) => evalCommand(io, run, opts));
+    .action((run: string, opts: { backend?: string; engine?: string; verbose?: boolean }) => evalCommand(io, run, opts));
 
   return program;
 }

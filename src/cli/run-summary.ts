@@ -9,6 +9,7 @@
  */
 import type { CheckpointMessage, DoneMessage, EvalMessage, StartedMessage, TrainerMessage } from '../protocol';
 import type { CliIo } from './io';
+import { exact, fraction, metric, rate } from '../format';
 
 export interface StepValue {
   step: number;
@@ -110,47 +111,20 @@ export function summarizeRun(events: readonly TrainerMessage[]): RunSummary {
   };
 }
 
-/** A loss or accuracy as printed: 5 significant digits (so a reader can match it against metrics.jsonl). */
-export function fmtNum(x: number): string {
-  if (x === 0 || !Number.isFinite(x)) return String(x);
-  const a = Math.abs(x);
-  return a >= 1e-3 && a < 1e6 ? String(Number(x.toPrecision(5))) : x.toExponential(4);
-}
-
-export function fmtPercent(x: number): string {
-  return `${(100 * x).toFixed(2)}%`;
-}
-
-/** 1234 → "1,234"; 12.34 → "12.3". */
-export function fmtRate(x: number): string {
-  return x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toPrecision(3);
-}
-
-export function fmtDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(1)} s`;
-  const total = Math.round(s);
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const sec = total % 60;
-  return h > 0 ? `${h} h ${String(m).padStart(2, '0')} min` : `${m} min ${String(sec).padStart(2, '0')} s`;
-}
-
 /** The summary rows, `label  value`, shared by `train` and `eval`. */
 export function summaryRows(s: RunSummary): [string, string][] {
   const rows: [string, string][] = [];
-  rows.push(['steps', `${s.steps}${s.totalSteps !== undefined ? ` of ${s.totalSteps}` : ''} (${s.tokens.toLocaleString('en-US')} tokens${s.sessions > 1 ? `, ${s.sessions} sessions` : ''})`]);
-  if (s.finalLoss && s.bestLoss) rows.push(['train loss', `${fmtNum(s.finalLoss.value)} final (step ${s.finalLoss.step}), ${fmtNum(s.bestLoss.value)} best (step ${s.bestLoss.step})`]);
+  rows.push(['steps', `${s.steps}${s.totalSteps !== undefined ? ` of ${s.totalSteps}` : ''} (${exact(s.tokens)} tokens${s.sessions > 1 ? `, ${s.sessions} sessions` : ''})`]);
+  if (s.finalLoss && s.bestLoss) rows.push(['train loss', `${metric(s.finalLoss.value)} final (step ${s.finalLoss.step}), ${metric(s.bestLoss.value)} best (step ${s.bestLoss.step})`]);
   else rows.push(['train loss', '– (no steps recorded)']);
-  if (s.finalParts?.nsp !== undefined) rows.push(['', `= MLM ${fmtNum(s.finalParts.mlm)} + NSP ${fmtNum(s.finalParts.nsp)} at step ${s.steps}`]);
+  if (s.finalParts?.nsp !== undefined) rows.push(['', `= MLM ${metric(s.finalParts.mlm)} + NSP ${metric(s.finalParts.nsp)} at step ${s.steps}`]);
   if (s.finalEval && s.bestEval) {
-    const acc = `MLM accuracy ${fmtPercent(s.finalEval.mlmAccuracy)}${s.finalEval.nspAccuracy !== undefined ? `, NSP accuracy ${fmtPercent(s.finalEval.nspAccuracy)}` : ''}`;
-    rows.push(['val loss', `${fmtNum(s.finalEval.loss)} final (step ${s.finalEval.step}), ${fmtNum(s.bestEval.loss)} best (step ${s.bestEval.step}); ${acc}`]);
+    const acc = `MLM accuracy ${fraction(s.finalEval.mlmAccuracy)}${s.finalEval.nspAccuracy !== undefined ? `, NSP accuracy ${fraction(s.finalEval.nspAccuracy)}` : ''}`;
+    rows.push(['val loss', `${metric(s.finalEval.loss)} final (step ${s.finalEval.step}), ${metric(s.bestEval.loss)} best (step ${s.bestEval.step}); ${acc}`]);
   } else rows.push(['val loss', '– (not evaluated yet)']);
   if (s.trainMs > 0) {
     const flops = s.flopsPerSecond > 0 ? `, ${(s.flopsPerSecond / 1e9).toPrecision(3)} GFLOP/s achieved` : '';
-    rows.push(['throughput', `${fmtRate(s.tokensPerSecond)} tokens/s${flops}${s.backend ? ` (${s.backend})` : ''}`]);
+    rows.push(['throughput', `${rate(s.tokensPerSecond)} tokens/s${flops}${s.backend ? ` (${s.backend})` : ''}`]);
   }
   return rows;
 }

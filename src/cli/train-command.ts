@@ -1,7 +1,7 @@
 /**
  * `convbert train <spec> [--steps N] [--backend B] [--resume RUN] [--out DIR] [--seed N]`
  *
- * Validates the spec (compiler-style diagnostics), forks the trainer process (`resolveTrainerEntry`: the same
+ * Validates the spec (compiler-style diagnostics), forks the trainer process (the engine's launch plan: the same
  * bundle the extension forks) and drives it over the protocol: a progress bar on a terminal, plain lines in a
  * pipe; which backend runs and why the others were skipped; Ctrl+C asks for a graceful stop (the step finishes
  * and a checkpoint is written), a second Ctrl+C kills the trainer. At the end, a summary from the run's
@@ -15,25 +15,31 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseJsonc } from 'jsonc-parser';
 import type { MetricsMessage, TrainerMessageOf } from '../protocol';
-import { BACKEND_DESCRIPTIONS } from '../core/spec/schema';
 import type { ResolvedSpec } from '../core/spec/resolve';
 import { RUNS_DIR, effectiveRunState, newRunId, readRunInfo, readRunLock, runPaths, type RunInfo } from '../run-format/run-dir';
 import { listCheckpoints } from '../run-format/checkpoint';
 import { readMetricEvents } from '../run-format/metrics';
-import { TrainerClient } from '../engines/client';
+import { TrainerClient, clientOptionsFromPlan } from '../engines/client';
 import type { StartRequest, TrainerExit } from '../engines/handle';
 import { CliError, type CliIo } from './io';
 import { requireFit, requireValidSpec, requireWritableDir } from './load-spec';
-import { machineFacts } from '../core/cost/machine';
+import { machineFacts } from '../engines/machine';
 import { displayPath, resolveRunRef, runRefFor } from './run-ref';
-import { fmtDuration, fmtNum, fmtPercent, printRows, summarizeRun, summaryRows } from './run-summary';
-import { mlmJobEnv, resolveTrainerEntry } from '../engines/tfjs/entry';
+import { printRows, summarizeRun, summaryRows } from './run-summary';
+import { LaunchError } from '../engines/tfjs/entry';
+import { ENGINES, allBackends, chooseEngine, type Engine, type LaunchPlan } from '../engines';
 import { createProgressView, type ProgressView } from './train-progress';
+import { duration, fraction, metric } from '../format';
 
-export const BACKEND_CHOICES = Object.keys(BACKEND_DESCRIPTIONS) as (keyof typeof BACKEND_DESCRIPTIONS)[];
+/** `--backend`'s choices: auto and every engine's backends, from the engine registry. */
+export const BACKEND_CHOICES: readonly string[] = ['auto', ...allBackends().map((b) => b.name)];
+/** `--engine`'s choices, from the engine registry. */
+export const ENGINE_CHOICES: readonly string[] = ENGINES.map((e) => e.id);
 
 export interface TrainFlags {
   steps?: number;
+  /** The engine that runs the job (default: the backend's, else tfjs). */
+  engine?: string;
   backend?: string;
   resume?: string;
   out?: string;
@@ -121,18 +127,30 @@ export async function trainCommand(io: CliIo, file: string | undefined, flags: T
     runDir = found.dir;
   } else {
     runDir = flags.out !== undefined ? path.resolve(io.cwd, flags.out) : path.join(io.cwd, RUNS_DIR, newRunId());
-    if (existsSync(path.join(runDir, 'run.json'))) {
+    if (existsSync(runPaths(runDir).run)) {
       throw new CliError(`${displayPath(io.cwd, runDir)} already holds a run; continue it with \`convbert train --resume ${runRefFor(io.cwd, runDir)}\` or pick another --out`);
     }
     await requireWritableDir(path.dirname(runDir), flags.out !== undefined ? 'pick another --out' : 'run from a writable folder, or give --out');
   }
   const ref = runRefFor(io.cwd, runDir);
 
-  const entry = resolveTrainerEntry();
-  if (flags.verbose) io.err(dim(`trainer: ${entry.entry} (${entry.why})\n`));
   // Relative corpus paths in the spec are the spec file's; a resumed run without a spec file uses the working directory.
   const specDir = file !== undefined ? path.dirname(path.resolve(io.cwd, file)) : io.cwd;
-  const client = TrainerClient.fork({ entry: entry.entry, execArgv: entry.execArgv, cwd: io.cwd, env: mlmJobEnv(specDir), stopTimeoutMs: STOP_TIMEOUT_MS });
+  // The engine is chosen here, before any process starts (an engine may start another program than Node).
+  let engine: Engine;
+  try {
+    engine = chooseEngine(flags.engine, flags.backend ?? spec?.training.backend);
+  } catch (e) {
+    throw new CliError((e as Error).message, 2);
+  }
+  let plan: LaunchPlan;
+  try {
+    plan = engine.launch({ cwd: io.cwd, specDir });
+  } catch (e) {
+    throw e instanceof LaunchError ? new CliError(e.message) : e;
+  }
+  if (flags.verbose) io.err(dim(`trainer: ${plan.transport === 'ipc' ? plan.script : plan.command} (${plan.why})\n`));
+  const client = TrainerClient.fork({ ...clientOptionsFromPlan(plan), stopTimeoutMs: STOP_TIMEOUT_MS });
 
   const view: ProgressView = createProgressView(io);
   let started: TrainerMessageOf<'started'> | undefined;
@@ -158,8 +176,8 @@ export async function trainCommand(io: CliIo, file: string | undefined, flags: T
   client.on('metrics', (m) => (lastMetrics = m));
   client.on('progress', (p) => view.update(p, lastMetrics?.step === p.step ? lastMetrics : undefined));
   client.on('eval', (e) => {
-    const nsp = e.nspAccuracy !== undefined ? `, NSP accuracy ${fmtPercent(e.nspAccuracy)}` : '';
-    view.note(`eval      step ${e.step}: val loss ${fmtNum(e.loss)}, MLM accuracy ${fmtPercent(e.mlmAccuracy)}${nsp}`);
+    const nsp = e.nspAccuracy !== undefined ? `, NSP accuracy ${fraction(e.nspAccuracy)}` : '';
+    view.note(`eval      step ${e.step}: val loss ${metric(e.loss)}, MLM accuracy ${fraction(e.mlmAccuracy)}${nsp}`);
   });
   client.on('checkpoint', (c) => {
     lastCheckpointStep = c.step;
@@ -236,7 +254,7 @@ export async function trainCommand(io: CliIo, file: string | undefined, flags: T
       throw new CliError('', TRAIN_EXIT_CODES.stopped);
     }
     const clue = stderrTail.map((l) => l.trim()).find((l) => /error/i.test(l) && !l.startsWith('at ')) ?? stderrTail.find((l) => l.trim() !== '');
-    const log = started ? `; see ${displayPath(io.cwd, path.join(runDir, 'trainer.log'))}` : '';
+    const log = started ? `; see ${displayPath(io.cwd, runPaths(runDir).log)}` : '';
     throw new CliError(oneLine(`${exit.error ?? 'the trainer ended without finishing the run'}${clue ? `: ${clue.trim()}` : ''}`, `rerun with --verbose for the trainer's output${log}`));
   }
 
@@ -254,7 +272,7 @@ export async function trainCommand(io: CliIo, file: string | undefined, flags: T
   io.out(`\n${bold(headline)}\n`);
   const rows = summaryRows(summary);
   rows.unshift(['run', displayPath(io.cwd, runDir)]);
-  rows.push(['time', `${fmtDuration(wallMs)} wall, ${fmtDuration(summary.trainMs)} in training steps`]);
+  rows.push(['time', `${duration(wallMs)} wall, ${duration(summary.trainMs)} in training steps`]);
   if (summary.checkpoint) rows.push(['checkpoint', `step ${summary.checkpoint.step} (${summary.checkpoint.path})`]);
   printRows(io, rows);
   if (history.invalid.length > 0) io.err(yellow(`warning: ${history.invalid.length} unreadable line(s) in metrics.jsonl were left out of the summary\n`));

@@ -6,7 +6,7 @@
 import { MultiBar, type SingleBar } from 'cli-progress';
 import type { MetricsMessage, ProgressMessage } from '../protocol';
 import type { CliIo } from './io';
-import { fmtDuration, fmtNum, fmtRate } from './run-summary';
+import { duration, metric, rate } from '../format';
 
 export interface ProgressView {
   /** The run is set up: `step` of `total` done. */
@@ -20,14 +20,14 @@ export interface ProgressView {
 
 function eta(progress: ProgressMessage): string {
   if (progress.step >= progress.totalSteps) return 'done';
-  return progress.etaMs === null ? '…' : fmtDuration(progress.etaMs);
+  return progress.etaMs === null ? '…' : duration(progress.etaMs);
 }
 
 /** One progress line, as printed in a pipe. */
 export function progressLine(progress: ProgressMessage, metrics: MetricsMessage | undefined): string {
   const width = String(progress.totalSteps).length;
   const parts = [`step ${String(progress.step).padStart(width)}/${progress.totalSteps}`];
-  if (metrics) parts.push(`loss ${fmtNum(metrics.loss)}`, `${fmtRate(metrics.tokensPerSecond)} tokens/s`);
+  if (metrics) parts.push(`loss ${metric(metrics.loss)}`, `${rate(metrics.tokensPerSecond)} tokens/s`);
   parts.push(`ETA ${eta(progress)}`);
   return parts.join('  ');
 }
@@ -107,8 +107,8 @@ export class BarProgress implements ProgressView {
     if (!this.bar || this.ended) return;
     this.bar.setTotal(progress.totalSteps);
     this.bar.update(progress.step, {
-      loss: metrics ? fmtNum(metrics.loss) : '…',
-      tps: metrics ? fmtRate(metrics.tokensPerSecond) : '…',
+      loss: metrics ? metric(metrics.loss) : '…',
+      tps: metrics ? rate(metrics.tokensPerSecond) : '…',
       etaText: eta(progress),
     });
   }

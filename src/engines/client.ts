@@ -9,6 +9,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { hostMessage } from '../protocol';
 import { markRunCancelled } from '../run-format/run-dir';
+import type { LaunchPlan } from './engine';
 import { TrainerHandleBase, type StartRequest, type TrainerExit } from './handle';
 
 /** How long a trainer may live on after `done` or a fatal `error` before it is killed. */
@@ -29,6 +30,18 @@ export interface TrainerClientOptions {
   helloTimeoutMs?: number;
   /** Default timeout of `stop()` before SIGKILL (default 30 s). */
   stopTimeoutMs?: number;
+}
+
+/** Fork options from an engine's launch plan (only the 'ipc' transport is spoken here so far). */
+export function clientOptionsFromPlan(plan: LaunchPlan): TrainerClientOptions {
+  if (plan.transport !== 'ipc') throw new Error(`the ${plan.engine} engine talks JSON lines over stdio, which this host does not speak yet`);
+  return {
+    entry: plan.script,
+    execArgv: plan.execArgv,
+    ...(plan.command ? { execPath: plan.command } : {}),
+    env: plan.env,
+    cwd: plan.cwd,
+  };
 }
 
 export type OutputListener = (stream: 'stdout' | 'stderr', line: string) => void;

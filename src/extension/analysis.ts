@@ -11,7 +11,7 @@
 import { computeCost, fitRefusal, trainingFit, type CostReport, type MachineFacts, type TrainingFit } from '../core/cost';
 import { checkCorpusPaths, type CorpusFs } from '../core/data/corpus-check';
 import { resolveSpec, type ResolvedSpec } from '../core/spec/resolve';
-import { validateSpecText, type Diagnostic, type ValidationResult } from '../core/spec/validate';
+import { validateSpecText, type Diagnostic, type ValidationResult } from '../core/validate/validate';
 
 export interface AnalysisOptions {
   /** The `convbert.memoryBudgetMiB` setting (overrides `training.memoryBudgetMiB` when set). */

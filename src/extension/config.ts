@@ -5,10 +5,12 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
+import { allBackends, type BackendName } from '../engines';
 import { RUNS_DIR } from '../run-format/run-dir';
 
-export const BACKEND_SETTINGS = ['spec', 'auto', 'wasm', 'cpu', 'tfjs-node', 'tfjs-node-gpu'] as const;
-export type BackendSetting = (typeof BACKEND_SETTINGS)[number];
+/** The `convbert.trainer.backend` values: 'spec', 'auto' and every engine's backends (package.json's enum is generated from the same registry). */
+export type BackendSetting = 'spec' | 'auto' | BackendName;
+export const BACKEND_SETTINGS: readonly BackendSetting[] = ['spec', 'auto', ...allBackends().map((b) => b.name as BackendName)];
 
 export interface Settings {
   /** A Node.js binary for the trainer ('' = the extension host's own runtime). */

@@ -9,7 +9,7 @@ import { formatIndexList, pathLabel, type JsonPath } from '../core/spec/diagnost
 import type { ResolvedModule, ResolvedSpec } from '../core/spec/resolve';
 import { forwardFlopsPerToken, totalForwardFlopsPerToken, type SpecAnalysis } from './analysis';
 import { presetModelValue } from './completion-content';
-import { bytes, exact, flopsPerTokenLabel } from './format';
+import { bytes, exact, flopsPerTokenLabel } from '../format';
 
 export interface HoverContent {
   markdown: string;

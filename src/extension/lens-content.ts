@@ -8,7 +8,7 @@ import type { CostReport, LayerCost, ModuleCost } from '../core/cost';
 import { formatIndexList, type JsonPath } from '../core/spec/diagnostics';
 import type { ResolvedSpec } from '../core/spec/resolve';
 import { forwardFlopsPerToken, totalForwardFlopsPerToken, type SpecAnalysis } from './analysis';
-import { exact, flopsPerTokenLabel, paramsLabel } from './format';
+import { exact, flopsPerTokenLabel, paramsLabel } from '../format';
 
 export type LensCommand = 'convbert.train' | 'convbert.showCosts' | '';
 

@@ -6,6 +6,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { RUN_FILES } from '../run-format/run-dir';
 import { readSettings, runsRoot } from './config';
 import { registerCommands } from './commands';
 import { DashboardManager } from './dashboard/panel';
@@ -52,8 +53,8 @@ function watchRuns(registry: RunRegistry): vscode.Disposable {
     watchers = runsRoots().flatMap((root) =>
       (
         [
-          ['*/run.json', 500],
-          ['*/metrics.jsonl', 2000],
+          [`*/${RUN_FILES.run}`, 500],
+          [`*/${RUN_FILES.metrics}`, 2000],
         ] as const
       ).map(([glob, delay]) => {
         const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(root), glob));

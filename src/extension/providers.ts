@@ -4,10 +4,10 @@
  * (`lens-content.ts`, `hover-content.ts`, `quick-fixes.ts`) reading `SpecService`'s analysis.
  */
 import * as vscode from 'vscode';
-import { validateSpecText } from '../core/spec/validate';
+import { validateSpecText } from '../core/validate/validate';
 import { totalForwardFlopsPerToken } from './analysis';
 import { readSettings } from './config';
-import { bytes, flopsPerTokenLabel, paramsLabel } from './format';
+import { bytes, flopsPerTokenLabel, paramsLabel } from '../format';
 import { modelKeyCompletions } from './completion-content';
 import { buildHover } from './hover-content';
 import { buildLenses } from './lens-content';

@@ -11,7 +11,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { MachineFacts } from '../core/cost/fit';
-import { machineFacts } from '../core/cost/machine';
+import { machineFacts } from '../engines/machine';
 import { diagnosticCategory, type Diagnostic as CoreDiagnostic } from '../core/spec/diagnostics';
 import { analyzeSpecText, type SpecAnalysis } from './analysis';
 import { readSettings } from './config';

@@ -9,15 +9,14 @@
 import type { TSchema } from '@sinclair/typebox';
 import { Errors, type ValueError } from '@sinclair/typebox/errors';
 import { Check } from '@sinclair/typebox/value';
+import { isRecord } from '../core/json';
 
 export type ParseResult<T> = { ok: true; message: T } | { ok: false; error: string };
 
 const MAX_DEPTH = 32;
 const MAX_ERRORS_SHOWN = 3;
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+export { isRecord };
 
 /** A short description of a value for an error message (never the whole value). */
 export function describeValue(value: unknown): string {

@@ -38,6 +38,9 @@
 import { Kind, Type, TypeRegistry, type Static, type TLiteral, type TSchema, type TUnsafe } from '@sinclair/typebox';
 import type { ValueError } from '@sinclair/typebox/errors';
 import type { CostKind, CostReport } from '../core/cost/types';
+
+/** The cost model's report types, as the dashboard receives them (the webview reaches core only through here). */
+export type { CostKind, CostReport, FlopSplit, ModuleCost } from '../core/cost/types';
 import { DONE_REASONS, LOG_LEVELS, MAX_TEXT, TRAINER_STATES } from './messages';
 import { describeValue, parseEnvelope, type ParseResult } from './envelope';
 

@@ -22,17 +22,19 @@ import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { CHECKPOINT_NAME, CHECKPOINTS_DIR } from './checkpoint-name';
 import { BYTES_PER_ELEMENT, checkHostTensor, hostBytes, sizeOf, type HostDType, type HostTensor, type HostTensorMap } from '../core/train/tensors';
+import { isRecord, type Json } from '../core/json';
+import { Check } from '@sinclair/typebox/value';
+import { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, CheckpointManifestSchema, type CheckpointManifest } from './schema';
 
 export { CHECKPOINTS_DIR };
 export const LATEST_FILE = 'latest';
 export const MANIFEST_FILE = 'manifest.json';
 export const TENSORS_FILE = 'tensors.bin';
-export const CHECKPOINT_FORMAT = 'convbert-checkpoint';
-export const CHECKPOINT_FORMAT_VERSION = 1;
+export { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION };
 
 const ALIGN = 8;
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type { Json };
 
 /** What a checkpoint holds. The JSON parts are opaque to this module. */
 export interface CheckpointContent {
@@ -84,6 +86,7 @@ interface ManifestTensor {
   byteLength: number;
 }
 
+/** `manifest.json` (schema.ts `CheckpointManifestSchema`: schemas/checkpoint.schema.json), with its JSON parts typed. */
 interface Manifest {
   format: typeof CHECKPOINT_FORMAT;
   formatVersion: number;
@@ -98,6 +101,12 @@ interface Manifest {
   rng?: Json;
   extra?: Json;
 }
+
+// The manifest type and the schema agree (a compile-time check, both ways).
+const manifestFits: CheckpointManifest = null as unknown as Manifest;
+const manifestFitsBack: Omit<Manifest, 'optimizer' | 'data' | 'rng' | 'extra'> = null as unknown as CheckpointManifest;
+void manifestFits;
+void manifestFitsBack;
 
 function isLittleEndian(): boolean {
   return new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -282,10 +291,6 @@ export async function pruneCheckpoints(runDir: string, options: { keep: number; 
   return removed;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function parseManifest(text: string): Manifest {
   let raw: unknown;
   try {
@@ -318,6 +323,7 @@ function parseManifest(text: string): Manifest {
     if (t.byteLength !== expected) throw new Error(`tensor ${t.name}: ${String(t.byteLength)} bytes for shape [${(t.shape as number[]).join(', ')}]`);
     if ((t.offset as number) % ALIGN !== 0 || (t.offset as number) + expected > (bin.byteLength as number)) throw new Error(`tensor ${t.name} lies outside ${bin.file}`);
   }
+  if (!Check(CheckpointManifestSchema, raw)) throw new Error('manifest.json does not match the checkpoint schema (schemas/checkpoint.schema.json)');
   return raw as unknown as Manifest;
 }
 

@@ -6,9 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, promises as fsp } from 'node:fs';
 import { parseTrainerMessage, type TrainerMessage } from '../protocol';
 import { runPaths } from './run-dir';
+import { HISTORY_TYPE_LIST } from './schema';
 
-/** The message types `metrics.jsonl` keeps (progress is per step and derivable; hello/state/log are not history). */
-export const HISTORY_TYPES: ReadonlySet<TrainerMessage['type']> = new Set(['started', 'metrics', 'eval', 'probes', 'checkpoint', 'warning', 'error', 'done']);
+/** The message types `metrics.jsonl` keeps (schema.ts `MetricEventSchema`: schemas/metrics-event.schema.json). */
+export const HISTORY_TYPES: ReadonlySet<TrainerMessage['type']> = new Set(HISTORY_TYPE_LIST);
 
 /** Appends one message as a line (synchronously: lines keep their order and a crash loses at most the last one). */
 export function appendMetricEvent(runDir: string, message: TrainerMessage): void {

@@ -16,6 +16,7 @@ import { appendFileSync, promises as fsp, readFileSync, unlinkSync } from 'node:
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PROTOCOL_VERSION } from '../protocol';
+import { checkRunInfo, type RunInfo, type RunState } from './schema';
 
 export const RUNS_DIR = path.join('.convbert', 'runs');
 export const RUN_FILES = {
@@ -28,35 +29,17 @@ export const RUN_FILES = {
   lock: 'trainer.lock',
 } as const;
 
-/** `cancelled`: stopped before the first step of its session completed (nothing new to checkpoint). */
-export type RunState = 'created' | 'running' | 'paused' | 'stopped' | 'cancelled' | 'completed' | 'nonfinite' | 'error';
+// run.json's shape (and its TypeScript type) is the TypeBox schema in schema.ts: schemas/run.schema.json.
+export { RUN_STATES, type RunInfo, type RunState } from './schema';
 
-export interface RunInfo {
-  format: 'convbert-run';
-  formatVersion: 1;
-  runId: string;
-  name?: string;
-  /** A name the user gave the run (Rename Run in the editor); shown instead of `name` (the spec's) when set. */
-  displayName?: string;
-  state: RunState;
-  createdAt: string;
-  updatedAt: string;
-  startedAt?: string;
-  endedAt?: string;
-  seed?: number;
-  backend?: { requested: string; name: string };
-  step: number;
-  totalSteps?: number;
-  specHash?: string;
-  versions: { protocol: number; node: string; app?: string; tfjs?: string };
-  /** The trainer process while it runs (a `running` state with a dead pid means it crashed). */
-  pid?: number;
-  /** The machine `pid` runs on (a pid on another host cannot be checked). */
-  host?: string;
-  /** Relative to the run directory. */
-  lastCheckpoint?: string;
-  /** Why it ended, when it ended badly. */
-  message?: string;
+/**
+ * The cache (tokenizer, tokenized corpus) that runs in a runs folder share: `.convbert/cache` for a run directory
+ * `.convbert/runs/<id>`; undefined elsewhere. The engine hands it to the job (`JobContext.cacheDir`).
+ */
+export function defaultCacheDir(runDir: string): string | undefined {
+  const runs = path.dirname(runDir);
+  const root = path.dirname(runs);
+  return path.basename(runs) === 'runs' && path.basename(root) === '.convbert' ? path.join(root, 'cache') : undefined;
 }
 
 export function runPaths(runDir: string) {
@@ -174,9 +157,8 @@ export async function readRunInfo(runDir: string): Promise<RunInfo | undefined> 
     return undefined;
   }
   try {
-    const raw = JSON.parse(text) as Partial<RunInfo>;
-    if (raw?.format !== 'convbert-run' || typeof raw.runId !== 'string' || typeof raw.state !== 'string') return undefined;
-    return raw as RunInfo;
+    // Validated against the run format's schema (schemas/run.schema.json): anything else is not a run we can show.
+    return checkRunInfo(JSON.parse(text));
   } catch {
     return undefined;
   }

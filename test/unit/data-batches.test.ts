@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BatchIterator, type Batch, type BatchConfig, type BatchIteratorState } from '../../src/core/data/batches';
-import { Rng } from '../../src/core/data/rng';
+import { Rng } from '../../src/core/rng';
 import { splitDocuments, validationCount } from '../../src/core/data/split';
 import { tokenizeDocuments } from '../../src/core/data/tokenized';
 import { SPECIAL_TOKENS, WordPieceTokenizer } from '../../src/core/data/wordpiece';

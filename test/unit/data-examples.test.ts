@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BatchIterator, type Batch } from '../../src/core/data/batches';
 import { buildEpochPlan, maskRow, writeExample, type ExampleConfig, type ExampleRows } from '../../src/core/data/examples';
-import { Rng } from '../../src/core/data/rng';
+import { Rng } from '../../src/core/rng';
 import { documentRange, tokenizeDocuments, type TokenizedCorpus } from '../../src/core/data/tokenized';
 import { trainWordPiece, WordCounter } from '../../src/core/data/trainer';
 import { WordPieceTokenizer } from '../../src/core/data/wordpiece';

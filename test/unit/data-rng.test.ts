@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { mixSeed, Rng } from '../../src/core/data/rng';
+import { mixSeed, Rng } from '../../src/core/rng';
 
 describe('data: Rng (xoshiro128**)', () => {
   it('is deterministic for a seed and differs between seeds and streams', () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readDocuments, resolveCorpus } from '../../src/core/data/corpus';
-import { Rng } from '../../src/core/data/rng';
+import { Rng } from '../../src/core/rng';
 import { trainTokenizer } from '../../src/core/data/tokenizer-cache';
 import { trainWordPiece, WordCounter } from '../../src/core/data/trainer';
 import { SPECIAL_TOKENS, WordPieceTokenizer } from '../../src/core/data/wordpiece';

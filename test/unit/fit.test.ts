@@ -16,7 +16,7 @@ import { describeOutOfMemory, hardLimitBytes, trainingFit, type MachineFacts } f
 import { BACKEND_DESCRIPTIONS, BACKEND_MEMORY_LIMITS } from '../../src/core/spec/schema';
 import { resolveSpec } from '../../src/core/spec/resolve';
 import type { SpecFile } from '../../src/core/spec/schema';
-import { validateSpecText } from '../../src/core/spec/validate';
+import { validateSpecText } from '../../src/core/validate/validate';
 import { JOB_MODULE_ENV, loadJobFactory } from '../../src/engines/tfjs/trainer/jobs';
 
 const GiB = 2 ** 30;

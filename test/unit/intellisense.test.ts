@@ -21,7 +21,7 @@ import { diagnosticCategory, formatDiagnostic } from '../../src/core/spec/diagno
 import { PRESET_NAMES, PRESET_SUMMARIES } from '../../src/core/spec/preset-names';
 import { SCHEMA_PATH, editorCompletedModelKeys } from '../../src/core/spec/artifacts';
 import { modelKeyCompletions } from '../../src/extension/completion-content';
-import { validateSpecText } from '../../src/core/spec/validate';
+import { validateSpecText } from '../../src/core/validate/validate';
 
 const schema = JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as Record<string, unknown>;
 const ls = getLanguageService({

@@ -17,8 +17,8 @@ import { resolveSpec, type ResolvedSpec, type SpecFile } from '../../src/core/sp
 import { readCheckpoint, writeCheckpoint } from '../../src/run-format/checkpoint';
 import type { JobContext, StepMetrics, TrainingJob } from '../../src/core/train/job';
 import { createMlmJob } from '../../src/core/train/mlm-job';
-import { readProbe } from '../../src/core/train/probes';
-import { Rng, restoreRng, type RngState } from '../../src/core/train/rng';
+import { readProbe } from '../../src/run-format/probes';
+import { Rng, restoreRng, type RngState } from '../../src/core/rng';
 import { learningRateAt } from '../../src/core/train/schedule';
 import type { TrainerMessage, TrainerMessageOf } from '../../src/protocol';
 import { InProcessTrainer } from '../../src/engines/tfjs/trainer/in-process';

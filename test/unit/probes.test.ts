@@ -11,7 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { buildModel, type Model } from '../../src/core/model';
 import { resolveSpec, type SpecFile } from '../../src/core/spec';
-import { computeProbes, decodeProbe, encodeProbe, probeFileName, probeSummary, readProbe, writeProbe, type ModelProbe } from '../../src/core/train/probes';
+import { computeProbes, decodeProbe, encodeProbe, probeSummary, type ModelProbe } from '../../src/core/train/probes';
+import { probeFileName, readProbe, writeProbe } from '../../src/run-format/probes';
 
 const T = 10;
 const REAL = 7;

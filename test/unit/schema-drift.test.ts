@@ -1,8 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Ajv from 'ajv';
 import { REFERENCE_PATH, SCHEMA_PATH, renderReference, renderSchemaFile, schemaJson } from '../../src/core/spec/artifacts';
 import { PRESET_NAMES } from '../../src/core/spec/preset-names';
+import { RUN_FORMAT_SCHEMA_FILES, renderRunFormatSchema } from '../../src/run-format/schema';
+import { createRunDir } from '../../src/run-format/run-dir';
 
 const manifest = JSON.parse(readFileSync('package.json', 'utf8')) as {
   contributes: { jsonValidation: { fileMatch: string; url: string }[]; languages: { id: string; filenamePatterns: string[] }[] };
@@ -55,4 +60,29 @@ test('there is a snippet for every preset and for every module kind', () => {
   assert.deepEqual(presetSnippets, [...PRESET_NAMES]);
   const json = JSON.stringify(schema);
   for (const kind of ['attention', 'conv', 'gffn', 'ffn']) assert.match(json, new RegExp(`"label":"${kind} module`));
+});
+
+// The run format (src/run-format/schema.ts): JSON Schemas for writers in other languages.
+
+test('the run format JSON Schemas are what src/run-format/schema.ts generates (run `npm run generate:schema`)', () => {
+  for (const file of Object.keys(RUN_FORMAT_SCHEMA_FILES) as (keyof typeof RUN_FORMAT_SCHEMA_FILES)[]) {
+    assert.equal(readFileSync(file, 'utf8'), renderRunFormatSchema(file), file);
+  }
+});
+
+test('the generated run format schemas accept what the TypeScript writers write (ajv, as another language would)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'convbert-run-format-'));
+  try {
+    const { info } = await createRunDir(dir, { spec: { version: 1, extends: 'bert-tiny' }, name: 'tiny', seed: 1, specHash: 'abc' });
+    const ajv = new Ajv({ strict: false });
+    const runSchema = JSON.parse(readFileSync('schemas/run.schema.json', 'utf8')) as object;
+    assert.ok(ajv.validate(runSchema, info), ajv.errorsText());
+    assert.ok(!ajv.validate(runSchema, { ...info, state: 'sleeping' }), 'an unknown state is rejected');
+    const eventSchema = JSON.parse(readFileSync('schemas/metrics-event.schema.json', 'utf8')) as object;
+    assert.ok(ajv.validate(eventSchema, { v: 1, type: 'warning', message: 'low memory', hint: 'lower batchSize' }), ajv.errorsText());
+    assert.ok(ajv.validate(eventSchema, { v: 1, type: 'metrics', step: 1, loss: 2.5, mlmLoss: 2.5, learningRate: 1e-4, gradNorm: 1, tokensPerSecond: 10, stepMs: 5, flopsPerSecond: 0, memoryBytes: 0 }), ajv.errorsText());
+    assert.ok(!ajv.validate(eventSchema, { v: 1, type: 'progress', step: 1 }), 'progress is not history');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

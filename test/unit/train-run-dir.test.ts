@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { trainerMessage } from '../../src/protocol';
 import { appendMetricEvent, readMetricEvents, truncateMetricEventsAfter, StepMeter } from '../../src/run-format/metrics';
 import { RUNS_DIR, appendLog, createRunDir, initRunDir, isRunId, listRuns, newRunId, readRunInfo, runPaths, updateRunInfo } from '../../src/run-format/run-dir';
-import { Rng, normal, restoreRng, truncatedNormal } from '../../src/core/train/rng';
+import { Rng, normal, restoreRng, truncatedNormal } from '../../src/core/rng';
 
 const made: string[] = [];
 after(() => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createColors } from 'picocolors';
 import { runCli } from '../../src/cli/main';
 import type { CliIo } from '../../src/cli/io';
-import { validateSpecText } from '../../src/core/spec/validate';
+import { validateSpecText } from '../../src/core/validate/validate';
 
 const BOM = '\uFEFF';
 

@@ -12,7 +12,7 @@ import '../fast-check-seed';
 import { DIAGNOSTIC_CODES } from '../../src/core/spec/diagnostics';
 import { MODULE_KINDS } from '../../src/core/spec/schema';
 import { PRESET_NAMES } from '../../src/core/spec/preset-names';
-import { MAX_DIAGNOSTICS, validateSpecText } from '../../src/core/spec/validate';
+import { MAX_DIAGNOSTICS, validateSpecText } from '../../src/core/validate/validate';
 import { naivePosition } from './text-positions';
 
 const SEED = 20240611;

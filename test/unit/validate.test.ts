@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DIAGNOSTIC_CODES, closestMatch, formatIndexList, nearestDivisors, nearestMultiples, type Diagnostic } from '../../src/core/spec/diagnostics';
 import { resolveSpec } from '../../src/core/spec/resolve';
-import { MAX_DIAGNOSTICS, formatDiagnostic, validateSpecText, type ValidationResult } from '../../src/core/spec/validate';
+import { MAX_DIAGNOSTICS, formatDiagnostic, validateSpecText, type ValidationResult } from '../../src/core/validate/validate';
 import { naivePosition } from './text-positions';
 
 const VALID = 'test/fixtures/valid';

@@ -1,5 +1,5 @@
 /** Data for the dashboard tests: loss histories, real cost reports, and probes with known structure. */
-import { mulberry32 as rng } from '../../src/core/data/rng';
+import { mulberry32 as rng } from '../../src/core/rng';
 import { computeCost } from '../../src/core/cost';
 import { resolveSpec } from '../../src/core/spec/resolve';
 import type { CostEntry, MetricPoint, ProbeLayer, ProbeMessage, RunSeries } from '../../src/protocol/webview';

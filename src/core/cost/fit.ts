@@ -4,12 +4,13 @@
  * (`BACKEND_MEMORY_LIMITS`, next to the list of backends in spec/schema.ts), with what to change when it does not.
  *
  * Pure: what it needs to know about the machine (its memory, which backend `auto` would pick) comes in `machine`
- * (see `./machine.ts` for the Node side). No TF.js here.
+ * (`machineFacts()` in src/engines/machine.ts is the Node side, from the engine registry). No TF.js here.
  */
 import { BACKEND_MEMORY_LIMITS, type BackendName } from '../spec/schema';
-import { formatBytes, formatCount, orList } from '../spec/diagnostics';
+import { orList } from '../spec/diagnostics';
 import type { ResolvedSpec } from '../spec/resolve';
 import { computeCost } from './report';
+import { count, mebibytes } from '../../format';
 
 export type ConcreteBackend = Exclude<BackendName, 'auto'>;
 
@@ -71,9 +72,9 @@ function label(backend: string, machine: MachineFacts): string {
   return backend === 'auto' ? `${effectiveBackend(backend, machine)} backend (what auto picks on this machine)` : `${backend} backend`;
 }
 
-/** Sizes of limits: exact MiB below 8 GiB (3840 MiB, not "3.8 GiB"), else as `formatBytes`. */
+/** Sizes of limits: exact MiB below 8 GiB (3840 MiB, not "3.8 GiB"), else as `mebibytes`. */
 export function formatLimit(bytes: number): string {
-  return bytes < 8 * 2 ** 30 && bytes % MiB === 0 ? `${bytes / MiB} MiB` : formatBytes(bytes);
+  return bytes < 8 * 2 ** 30 && bytes % MiB === 0 ? `${bytes / MiB} MiB` : mebibytes(bytes);
 }
 
 function totalAt(spec: ResolvedSpec, batchSize: number, sequenceLength: number): number {
@@ -99,7 +100,7 @@ function suggestionsFor(spec: ResolvedSpec, backend: string, target: number, est
   const fixed = mem.weightsBytes + mem.gradientBytes + mem.optimizerBytes;
   if (fixed >= target) {
     out.push(
-      `choose a smaller model: its weights, gradients and optimizer state alone take ${formatBytes(fixed)} (lower model.hiddenSize — parameters grow with its square — or model.numLayers)`,
+      `choose a smaller model: its weights, gradients and optimizer state alone take ${mebibytes(fixed)} (lower model.hiddenSize — parameters grow with its square — or model.numLayers)`,
     );
   } else {
     const b = largest(1, t.batchSize - 1, (v) => totalAt(spec, v, t.sequenceLength) <= target);
@@ -155,15 +156,15 @@ export function trainingFit(spec: ResolvedSpec, backend: string, budgetMiB?: num
   const budgetText = budget !== undefined ? `the ${budgetMiBUsed} MiB memory budget${budgetMiB === undefined ? ' (training.memoryBudgetMiB)' : ''}` : 'no memory budget';
   const fixed = mem.weightsBytes + mem.gradientBytes + mem.optimizerBytes;
   const breakdown =
-    `${formatBytes(fixed)} of weights, gradients and optimizer state for ${formatCount(cost.totals.params)} parameters, ` +
-    `plus ${formatBytes(mem.activationBytes)} of activations at batch ${spec.training.batchSize} × sequence ${spec.training.sequenceLength}`;
+    `${mebibytes(fixed)} of weights, gradients and optimizer state for ${count(cost.totals.params)} parameters, ` +
+    `plus ${mebibytes(mem.activationBytes)} of activations at batch ${spec.training.batchSize} × sequence ${spec.training.sequenceLength}`;
   let message: string;
   if (fits) {
-    message = `estimated training memory ${formatBytes(estimate)} fits ${budgetText} and ${hardText}`;
+    message = `estimated training memory ${mebibytes(estimate)} fits ${budgetText} and ${hardText}`;
   } else {
     const over = [overHard ? `exceeds ${hardText}` : '', overBudget ? `exceeds ${budgetText}` : ''].filter(Boolean).join(' and ');
     const within = !overHard && hard !== undefined ? `; it is within the ${which}'s hard limit of ${formatLimit(hard)}, so training anyway might work` : '';
-    message = `estimated training memory ${formatBytes(estimate)} (${breakdown}) ${over}${within}`;
+    message = `estimated training memory ${mebibytes(estimate)} (${breakdown}) ${over}${within}`;
   }
   // Changes that get under both limits; when only the budget is exceeded, raising it is one of them.
   const target = Math.min(hard ?? Infinity, budget ?? Infinity);
@@ -199,7 +200,7 @@ export function describeOutOfMemory(spec: ResolvedSpec, backend: string, budgetM
   const hard = fit.hardLimitBytes !== undefined ? `, its hard limit ${formatLimit(fit.hardLimitBytes)}` : '';
   const budget = fit.budgetBytes !== undefined ? `, the budget ${formatLimit(fit.budgetBytes)}` : '';
   return (
-    `out of memory on the ${which}: the estimate ${formatBytes(fit.estimateBytes)} (weights, gradients, optimizer state and activations${hard}${budget}) ` +
+    `out of memory on the ${which}: the estimate ${mebibytes(fit.estimateBytes)} (weights, gradients, optimizer state and activations${hard}${budget}) ` +
     `leaves out the backend's own temporaries, which took the rest. To make room: ${half.join('; ')}`
   );
 }

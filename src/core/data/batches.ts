@@ -5,27 +5,11 @@
  * continues with exactly the batches an uninterrupted run would have produced.
  */
 import { buildEpochPlan, checkExampleConfig, writeExample, type EpochPlan, type ExampleConfig, type ExampleRows, type Vocabulary } from './examples';
-import { Rng, type RngState } from './rng';
+import { Rng, type RngState } from '../rng';
 import type { TokenizedCorpus } from './tokenized';
+import { allocateBatch, type Batch } from '../batch';
 
-/** Row-major [batchSize, sequenceLength] and [batchSize, maxPredictions] arrays. */
-export interface Batch {
-  inputIds: Int32Array;
-  tokenTypeIds: Int32Array;
-  /** 1 for real tokens, 0 for padding. */
-  attentionMask: Int32Array;
-  /** Positions of the predictions, padded with 0 (weight 0). */
-  maskedPositions: Int32Array;
-  /** Original token ids at those positions, padded with 0. */
-  maskedLabels: Int32Array;
-  /** 1 for real predictions, 0 for padding. */
-  maskedWeights: Float32Array;
-  /** With NSP: 0 = B follows A, 1 = B is random. */
-  nspLabels?: Int32Array;
-  batchSize: number;
-  sequenceLength: number;
-  maxPredictions: number;
-}
+export { allocateBatch, type Batch };
 
 export interface BatchIteratorState {
   epoch: number;
@@ -42,23 +26,6 @@ export interface BatchConfig extends ExampleConfig {
 
 const PLAN_STREAM = 0x504c414e; // "PLAN"
 const EXAMPLE_STREAM = 0x4558414d; // "EXAM"
-
-export function allocateBatch(batchSize: number, sequenceLength: number, maxPredictions: number, nsp: boolean): Batch {
-  const bs = batchSize * sequenceLength;
-  const bp = batchSize * maxPredictions;
-  return {
-    inputIds: new Int32Array(bs),
-    tokenTypeIds: new Int32Array(bs),
-    attentionMask: new Int32Array(bs),
-    maskedPositions: new Int32Array(bp),
-    maskedLabels: new Int32Array(bp),
-    maskedWeights: new Float32Array(bp),
-    ...(nsp ? { nspLabels: new Int32Array(batchSize) } : {}),
-    batchSize,
-    sequenceLength,
-    maxPredictions,
-  };
-}
 
 export class BatchIterator {
   private plan: EpochPlan | undefined;

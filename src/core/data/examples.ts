@@ -14,8 +14,8 @@
  * rounding of `maskRate × count` (at least 1, at most `maxPredictions`) is chosen uniformly; each becomes [MASK]
  * with probability 0.8, a random ordinary token with 0.1, and stays unchanged with 0.1.
  */
-import type { Batch } from './batches';
-import type { Rng } from './rng';
+import type { Batch } from '../batch';
+import type { Rng } from '../rng';
 import type { TokenizedCorpus } from './tokenized';
 import type { SpecialIds } from './wordpiece';
 

@@ -1,5 +1,5 @@
 /** The data pipeline: corpus → WordPiece tokenizer → tokenized corpus → BERT pretraining batches (plain typed arrays). */
-export { Rng, mixSeed, type RngState } from './rng';
+export { Rng, mixSeed, type RngState } from '../rng';
 export { expandGlob, globToRegExp, hasGlobMagic, matchGlob } from './glob';
 export { DEFAULT_CHUNK_SIZE, readChunks, readLineBatches, type StreamOptions } from './stream';
 export { splitSentences } from './sentences';

@@ -10,31 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { AttentionModule } from '../spec/resolve';
-import { attention, customOp, dense, keyMaskBias, zerosFor } from '../ops';
+import { attention, customOp, dense, fromHeadBlocks, headBlocks, headBlocksT, keyMaskBias, zerosFor } from '../ops';
 import { denseShared, p1opt, p2, type ForwardContext } from './common';
-
-/** Per (b, h) blocks [T, dh] of x [B, T, H·dh], b-major. */
-function headBlocks(x: tf.Tensor, H: number): tf.Tensor2D[] {
-  const out: tf.Tensor2D[] = [];
-  for (const xb of tf.unstack(x)) out.push(...(H === 1 ? [xb as tf.Tensor2D] : (tf.split(xb, H, 1) as tf.Tensor2D[])));
-  return out;
-}
-
-/** Per (b, h) blocks [dh, T] of xᵀ: one 3-D transpose, then contiguous pieces. */
-function headBlocksT(x: tf.Tensor3D, H: number): tf.Tensor2D[] {
-  const [B, T, D] = x.shape;
-  return tf.unstack(tf.transpose(x, [0, 2, 1]).reshape([B * H, D / H, T])) as tf.Tensor2D[];
-}
-
-/** Per (b, h) blocks [T, dh] (b-major) → [B, T, H·dh]. */
-function fromHeadBlocks(blocks: tf.Tensor2D[], B: number, H: number): tf.Tensor3D {
-  const rows: tf.Tensor[] = [];
-  for (let b = 0; b < B; b++) {
-    const hs = blocks.slice(b * H, (b + 1) * H);
-    rows.push(H === 1 ? hs[0]! : tf.concat(hs, 1));
-  }
-  return tf.stack(rows) as tf.Tensor3D;
-}
 
 const dropoutCores = new Map<number, ReturnType<typeof makeDropoutCore>>();
 

@@ -6,7 +6,7 @@
  * caller's scope: call them inside `tf.tidy` or `tf.variableGrads`.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Batch } from '../data/batches';
+import type { Batch } from '../batch';
 import { softmaxCrossEntropy } from '../ops';
 import type { ResolvedModel, ResolvedSpec } from '../spec/resolve';
 import { Dropout, type AttentionProbe, type ForwardContext } from './common';

@@ -3,7 +3,7 @@
  * token mask and where probes go. Plus the seeded dropout and the FFN activation.
  */
 import * as tf from '@tensorflow/tfjs';
-import { mixSeed } from '../data/rng';
+import { mixSeed } from '../rng';
 import { dense, gelu, swish } from '../ops';
 import type { ResolvedModel } from '../spec/resolve';
 import type { Params } from './params';

@@ -19,7 +19,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ResolvedLayer, ResolvedModel, ResolvedModule } from '../spec/resolve';
-import { Rng, truncatedNormalArray, uniformArray } from '../train/rng';
+import { Rng, truncatedNormalArray, uniformArray } from '../rng';
 
 export type Initializer =
   | { kind: 'truncatedNormal'; std: number }

@@ -3,7 +3,7 @@
  * stock compositions keep every intermediate), plus GLU.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FUSED_KERNELS, fusedKernelsAvailable } from '../../engines/tfjs/backends/wasm/fused-kernels';
+import { FUSED_KERNELS, fusedKernelsAvailable } from './traits';
 import { customOp, expNonPositive } from './custom';
 
 const run = (name: string, inputs: tf.NamedTensorMap) => tf.engine().runKernel(name, inputs) as tf.Tensor | tf.Tensor[];

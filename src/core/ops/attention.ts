@@ -24,8 +24,8 @@ export interface AttentionResult {
   probs: tf.Tensor4D;
 }
 
-/** Per (b, h) blocks [T, dh] of x [B, T, H·dh], ordered b-major. */
-function headBlocks(x: tf.Tensor, H: number): tf.Tensor2D[] {
+/** Per (b, h) blocks [T, dh] of x [B, T, H·dh], ordered b-major (the one copy: core/model's attention uses it too). */
+export function headBlocks(x: tf.Tensor, H: number): tf.Tensor2D[] {
   const out: tf.Tensor2D[] = [];
   for (const xb of tf.unstack(x)) {
     if (H === 1) out.push(xb as tf.Tensor2D);
@@ -35,13 +35,13 @@ function headBlocks(x: tf.Tensor, H: number): tf.Tensor2D[] {
 }
 
 /** Per (b, h) blocks [dh, T] of xᵀ for x [B, T, H·dh]: one 3-D transpose, then contiguous pieces. */
-function headBlocksT(x: tf.Tensor3D, H: number): tf.Tensor2D[] {
+export function headBlocksT(x: tf.Tensor3D, H: number): tf.Tensor2D[] {
   const [B, T, D] = x.shape;
   return tf.unstack(tf.transpose(x, [0, 2, 1]).reshape([B * H, D / H, T])) as tf.Tensor2D[];
 }
 
 /** Per (b, h) blocks [T, dh] (b-major) → [B, T, H·dh]. */
-function fromHeadBlocks(blocks: tf.Tensor2D[], B: number, H: number): tf.Tensor3D {
+export function fromHeadBlocks(blocks: tf.Tensor2D[], B: number, H: number): tf.Tensor3D {
   const rows: tf.Tensor2D[] = [];
   for (let b = 0; b < B; b++) {
     const hs = blocks.slice(b * H, (b + 1) * H);

@@ -3,6 +3,7 @@
  * on the fast path of the active backend.
  */
 import * as tf from '@tensorflow/tfjs';
+import { backendTraits } from './traits';
 
 export type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
 export type CustomForward<I extends tf.Tensor[]> = (
@@ -35,11 +36,11 @@ export function zerosFor(t: tf.Tensor): tf.Tensor {
 
 /**
  * XNNPACK in the wasm backend only handles a plain 2-D `A·B`; any transpose flag (every stock matMul gradient)
- * drops to a scalar loop at ~1–3 GFLOP/s. On wasm the transposed operand is materialised with `tf.transpose`
- * instead; other backends take the flags natively.
+ * drops to a scalar loop at ~1–3 GFLOP/s. Backends that declare `explicitTransposes` (wasm) get the transposed operand
+ * materialised with `tf.transpose` instead; the others take the flags natively.
  */
 export function explicitTransposes(): boolean {
-  return tf.getBackend() === 'wasm';
+  return backendTraits().explicitTransposes;
 }
 
 /**
@@ -71,9 +72,10 @@ export function lastDim(t: tf.Tensor): number {
  * e^z for z ≤ 0 (softmax numerators, the Gaussian density). On wasm it is computed as σ(z)/σ(−z), which is e^z
  * exactly: the Exp kernel there is a scalar loop (8.4 ms per 1M elements) while Sigmoid is XNNPACK's vectorised,
  * threaded one (two of them and a division: 3.6 ms). They agree within 1e-6 relative (4e-7 over the GELU's
- * range); results below float32's smallest normal (z < −87.3) flush to 0. tf.exp elsewhere.
+ * range); results below float32's smallest normal (z < −87.3) flush to 0. tf.exp where the backend's Exp is
+ * not declared slow (`BackendTraits.exp`).
  */
 export function expNonPositive(z: tf.Tensor): tf.Tensor {
-  if (tf.getBackend() !== 'wasm') return tf.exp(z);
+  if (backendTraits().exp !== 'slow') return tf.exp(z);
   return tf.div(tf.sigmoid(z), tf.sigmoid(tf.neg(z)));
 }

@@ -10,7 +10,7 @@
  * the larger of the two values, floored at a tenth of ‖g‖ for directions and a hundredth of max|g| for
  * coordinates, so components that are nearly zero are not judged on float32 noise alone.
  */
-import { mulberry32 as seededRandom } from '../data/rng';
+import { mulberry32 as seededRandom } from '../rng';
 import * as tf from '@tensorflow/tfjs';
 
 export { seededRandom };

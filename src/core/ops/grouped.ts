@@ -7,7 +7,7 @@
  * the op's inputs (the conv's im2col buffer is rebuilt in the backward pass unless `saveIm2col` asks to keep it).
  */
 import * as tf from '@tensorflow/tfjs';
-import { FUSED_KERNELS, fusedKernelsAvailable } from '../../engines/tfjs/backends/wasm/fused-kernels';
+import { FUSED_KERNELS, fusedKernelsAvailable } from './traits';
 import { customOp, lastDim, matMulNT, matMulTN } from './custom';
 import { dense } from './dense';
 

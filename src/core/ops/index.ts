@@ -14,13 +14,14 @@ export {
   type ConvPadding,
   type GroupedConv1dOptions,
 } from './grouped';
-export { attention, keyMaskBias, MASK_VALUE, type AttentionOptions, type AttentionResult } from './attention';
+export { attention, keyMaskBias, MASK_VALUE, headBlocks, headBlocksT, fromHeadBlocks, type AttentionOptions, type AttentionResult } from './attention';
 export { gatherRows } from './gather';
 export { layerNorm } from './norm';
 export { gelu, swish, glu, type GeluForm } from './activations';
 export { softmaxCrossEntropy } from './loss';
 export { countMatmulFlops, kernelFlops, type FlopCount } from './flop-counter';
 export { matMulNT, matMulTN, explicitTransposes, customOp, zerosFor } from './custom';
+export { backendTraits, setBackendTraits, fusedKernelsAvailable, FUSED_KERNELS, DEFAULT_TRAITS, type BackendTraits, type AdamWAttrs } from './traits';
 export {
   gradCheck,
   randn,

@@ -4,7 +4,7 @@
  * intermediates per call, and memory is what limits batch size on wasm.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FUSED_KERNELS, fusedKernelsAvailable } from '../../engines/tfjs/backends/wasm/fused-kernels';
+import { FUSED_KERNELS, fusedKernelsAvailable } from './traits';
 import { customOp } from './custom';
 
 /** One fused pass each way on wasm with the SIMD kernels (rows whose length is a multiple of 4). */

@@ -270,20 +270,3 @@ export function orList(values: readonly (string | number)[]): string {
   if (s.length <= 1) return s.join('');
   return `${s.slice(0, -1).join(', ')} or ${s[s.length - 1]}`;
 }
-
-/** Bytes as MiB/GiB text. */
-export function formatBytes(bytes: number): string {
-  const mib = bytes / 2 ** 20;
-  if (mib >= 1024) return `${(mib / 1024).toFixed(mib >= 10240 ? 0 : 1)} GiB`;
-  return `${mib.toFixed(mib >= 100 ? 0 : 1)} MiB`;
-}
-
-/** Counts like 1.2 B, 345.6 M. */
-export function formatCount(n: number): string {
-  if (!Number.isFinite(n)) return String(n);
-  if (n >= 1e12) return `${(n / 1e12).toFixed(1)} T`;
-  if (n >= 1e9) return `${(n / 1e9).toFixed(1)} B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`;
-  return String(n);
-}

@@ -11,6 +11,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { PRESET_NAMES, PRESET_SUMMARIES } from './preset-names';
+import { ENGINE_BACKENDS } from './backends.generated';
 
 export const SPEC_VERSION = 1;
 export const SCHEMA_ID = 'https://convbert-studio.dev/schemas/convbert.schema.json';
@@ -325,33 +326,25 @@ export const ScheduleSchema = Type.Object(
   { additionalProperties: false, ...doc('Learning-rate schedule: warmup, then decay.') },
 );
 
-export const BACKEND_DESCRIPTIONS = {
-  auto: '`auto`: the fastest that loads: tfjs-node-gpu → tfjs-node → wasm → cpu.',
-  'tfjs-node-gpu': '`tfjs-node-gpu`: CUDA through `@tensorflow/tfjs-node-gpu` (an optional add-on you install).',
-  'tfjs-node': '`tfjs-node`: native TensorFlow on the CPU through `@tensorflow/tfjs-node` (optional add-on).',
-  wasm: '`wasm`: WebAssembly with SIMD (and threads where possible); ships with ConvBERT Studio.',
-  cpu: '`cpu`: plain JavaScript. Always loads, 30–50× slower than wasm.',
-} as const;
+/** Every backend name, in the order `auto` tries them (generated from the engine registry, src/engines). */
+type EngineBackendName = (typeof ENGINE_BACKENDS)[number]['name'];
+
+export const BACKEND_DESCRIPTIONS: Record<'auto' | EngineBackendName, string> = {
+  auto: `\`auto\`: the fastest that loads: ${ENGINE_BACKENDS.map((b) => b.name).join(' → ')}.`,
+  ...(Object.fromEntries(ENGINE_BACKENDS.map((b) => [b.name, b.description])) as Record<EngineBackendName, string>),
+};
 export type BackendName = keyof typeof BACKEND_DESCRIPTIONS;
 
 /**
  * The most memory each backend can use for training, whatever the budget: the hard limit the fit check
  * (`core/cost/fit.ts`) holds the cost model's estimate against. `machine` means the machine's memory (known only
  * at run time), `unknown` that no figure can be stated here (a GPU's memory); `auto` is the limit of the backend
- * `auto` picks. wasm: WebAssembly memory is 32-bit, at most 65536 pages of 64 KiB (the TF.js binaries declare
- * exactly that), and TF.js's own code, stacks and allocator need some of it.
+ * `auto` picks. Each backend declares its own (src/engines/tfjs/backends/<name>/index.ts; wasm: WebAssembly memory
+ * is 32-bit, and TF.js's own code, stacks and allocator need some of it).
  */
-export const WASM_ADDRESS_SPACE_BYTES = 4 * 2 ** 30;
-export const WASM_TFJS_RESERVE_BYTES = 256 * 2 ** 20;
-export const BACKEND_MEMORY_LIMITS: Record<Exclude<BackendName, 'auto'>, { limit: number | 'machine' | 'unknown'; why: string }> = {
-  'tfjs-node-gpu': { limit: 'unknown', why: "tensors live in the GPU's memory, which is not known here" },
-  'tfjs-node': { limit: 'machine', why: "native TensorFlow can use the machine's memory" },
-  wasm: {
-    limit: WASM_ADDRESS_SPACE_BYTES - WASM_TFJS_RESERVE_BYTES,
-    why: 'WebAssembly addresses at most 4 GiB, about 256 MiB of which TF.js needs itself',
-  },
-  cpu: { limit: 'machine', why: "plain JavaScript typed arrays can use the machine's memory" },
-};
+export const BACKEND_MEMORY_LIMITS: Record<Exclude<BackendName, 'auto'>, { limit: number | 'machine' | 'unknown'; why: string }> = Object.fromEntries(
+  ENGINE_BACKENDS.map((b) => [b.name, { limit: b.memory.limit, why: b.memory.why }]),
+) as Record<EngineBackendName, { limit: number | 'machine' | 'unknown'; why: string }>;
 
 export const TrainingSchema = Type.Object(
   {

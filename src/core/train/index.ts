@@ -1,9 +1,6 @@
-/** Training machinery that does not depend on the model: schedule, optimizers, checkpoints, run directories. */
+/** Training machinery that does not depend on the model: schedule, optimizers, the job interface (run directories and checkpoints are src/run-format's). */
 export * from './schedule';
 export * from './optimizer';
-export * from '../../run-format/checkpoint';
-export * from '../../run-format/run-dir';
-export * from '../../run-format/metrics';
-export * from './rng';
+export * from '../rng';
 export * from './tensors';
 export * from './job';

@@ -4,12 +4,20 @@
  * directory and the protocol. The masked-LM job built from `core/model` + `core/data` implements this; so does
  * the linear-regression job in `toy-job.ts` that the tests train.
  */
-import type { LogLevel, Summary } from '../../protocol';
 import type { ResolvedSpec } from '../spec/resolve';
-import type { Json } from '../../run-format/checkpoint';
+import type { Json } from '../json';
+import type { ModelProbe } from './probe-format';
 import type { OptimizerState, OptimizerType } from './optimizer';
-import type { Rng } from './rng';
+import type { Rng } from '../rng';
 import type { HostTensorMap } from './tensors';
+
+/**
+ * The job's own types for what it reports, so core does not import the protocol; they are assignable to the
+ * protocol's `LogLevel` and `Summary` (src/protocol/messages.ts), which the trainer loop forwards them as.
+ */
+export type JobLogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type JobSummary = Record<string, number | string | boolean | null>;
+export type { Json };
 
 export interface JobContext {
   spec: ResolvedSpec;
@@ -22,8 +30,18 @@ export interface JobContext {
    * that draws initialisation and dropout seeds from it replays them on resume.
    */
   rng: Rng;
-  log(level: LogLevel, message: string): void;
+  log(level: JobLogLevel, message: string): void;
   warn(message: string, hint?: string): void;
+  /**
+   * Where the tokenizer and tokenized corpus are cached (the engine derives it from the run directory's place,
+   * src/run-format `defaultCacheDir`); none: no cache unless the job's options name one.
+   */
+  cacheDir?: string;
+  /**
+   * Stores a probe in the run directory (the run format's probe files) and returns its path relative to the run
+   * directory, '/'-separated. None: probes are computed and summarised, not stored.
+   */
+  saveProbe?(probe: ModelProbe): Promise<string>;
 }
 
 export interface JobInfo {
@@ -55,8 +73,8 @@ export interface StepMetrics {
 
 export interface ProbeResult {
   /** A few numbers worth showing without opening the file. */
-  summary: Summary;
-  /** Written to `probes/step-<step>.json`. */
+  summary: JobSummary;
+  /** The probe file's header (its path is in the summary's `file`). */
   data: Json;
 }
 

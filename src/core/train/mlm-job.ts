@@ -16,26 +16,24 @@
  *   accuracy over the real masked tokens, NSP loss and accuracy), and writes the probes of a fixed sample
  *   sentence (`probes.ts`) as `probes/step-<step>.probe`.
  */
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { computeCost } from '../cost';
 import { BatchIterator, prepareData, type Batch, type BatchIteratorState, type PreparedData } from '../data';
 import { buildModel, type Model } from '../model';
 import type { ResolvedSpec } from '../spec/resolve';
-import type { Json } from '../../run-format/checkpoint';
 import { packOptimizerState, unpackOptimizerState, type EvalMetrics, type JobContext, type JobFactory, type JobInfo, type JobState, type StepInput, type StepMetrics, type TrainingJob } from './job';
 import { Optimizer, optimizerConfigFromSpec } from './optimizer';
-import { computeProbes, probeHeader, probeSummary, writeProbe, type ProbeSample } from './probes';
-import { opSeed } from './rng';
-import { runPaths } from '../../run-format/run-dir';
+import { computeProbes, probeHeader, probeSummary, type ProbeSample } from './probes';
+import { opSeed } from '../rng';
 import { checkHostTensor, fromHostTensor, toHostTensor, type HostTensorMap } from './tensors';
+import { isRecord, type Json } from '../json';
 
 export const DEFAULT_PROBE_TEXT = 'The people of this nation have always believed that the future will be better than the past.';
 
 export interface MlmJobOptions {
   /** The folder relative corpus paths and `vocabFile` are resolved against (the spec file's). Default: the working directory. */
   specDir?: string;
-  /** Cache for the tokenizer and the tokenized corpus. Default: `.convbert/cache` when the run directory is `.convbert/runs/<id>`. */
+  /** Cache for the tokenizer and the tokenized corpus. Default: the context's `cacheDir`. */
   cacheDir?: string;
   /** Data prepared by the caller (tests, benchmarks), used instead of preparing it from the spec; the job does not close it. */
   data?: PreparedData;
@@ -45,23 +43,12 @@ export interface MlmJobOptions {
   probes?: boolean;
 }
 
-/** `.convbert/cache` for a run directory `.convbert/runs/<id>`; undefined elsewhere. */
-export function defaultCacheDir(runDir: string): string | undefined {
-  const runs = path.dirname(runDir);
-  const root = path.dirname(runs);
-  return path.basename(runs) === 'runs' && path.basename(root) === '.convbert' ? path.join(root, 'cache') : undefined;
-}
-
 /** The sample the probes run on: [CLS] text [SEP], cut to the sequence length. */
 export function probeSample(tokenizer: PreparedData['tokenizer'], text: string, maxLength: number): ProbeSample {
   const sp = tokenizer.special;
   const body = tokenizer.encode(text).slice(0, Math.max(0, maxLength - 2));
   const ids = [sp.cls, ...body, sp.sep];
   return { ids, tokens: ids.map((id) => tokenizer.token(id) ?? '[UNK]') };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function fmt(x: number): string {
@@ -115,7 +102,7 @@ export function createMlmJob(ctx: JobContext, options: MlmJobOptions = {}): Trai
           training: t,
           specDir,
           nsp: spec.model.heads.nsp,
-          cacheDir: options.cacheDir ?? defaultCacheDir(ctx.runDir),
+          cacheDir: options.cacheDir ?? ctx.cacheDir,
           onProgress: (message) => ctx.log('info', message),
           onWarning: (message, hint) => ctx.warn(message, hint),
         });
@@ -249,9 +236,10 @@ export function createMlmJob(ctx: JobContext, options: MlmJobOptions = {}): Trai
       };
       if (sample) {
         const probe = computeProbes(m, sample, step);
-        const file = await writeProbe(runPaths(ctx.runDir).probes, probe);
-        const rel = path.relative(ctx.runDir, file).split(path.sep).join('/');
-        result.probes = { summary: { ...probeSummary(probe), file: rel }, data: { file: rel, ...probeHeader(probe) } as unknown as Json };
+        // Stored through the context (the run format's probe files); without it the probe is only summarised.
+        const rel = ctx.saveProbe ? await ctx.saveProbe(probe) : undefined;
+        const file: Record<string, string> = rel !== undefined ? { file: rel } : {};
+        result.probes = { summary: { ...probeSummary(probe), ...file }, data: { ...file, ...probeHeader(probe) } as unknown as Json };
       }
       return result;
     },

@@ -8,14 +8,14 @@
  *   AdamW: w ← w − η·u
  *   LAMB:  w ← w − η·r·u, r = ‖w‖/‖u‖ per tensor   r = 1 when either norm is 0, and for LayerNorm γ/β and biases
  *
- * On wasm with the SIMD kernels an AdamW update is one fused pass per variable (core/backend/fused-kernels).
+ * On wasm with the SIMD kernels an AdamW update is one fused pass per variable (src/engines/tfjs/backends/wasm/fused-kernels.ts; core/ops/traits.ts says when).
  * One update runs inside `tf.tidy` and reads one number back (the global gradient norm, which is reported and
  * which decides whether the step is applied at all: a non-finite norm skips the update, leaving weights and
  * moments as they were). Not done: the per-Q/K/V-block trust ratio of a fused qkv kernel (the reference splits
  * it; a model with separate q/k/v kernels gets the same result).
  */
 import * as tf from '@tensorflow/tfjs';
-import { FUSED_KERNELS, fusedKernelsAvailable, type AdamWAttrs } from '../../engines/tfjs/backends/wasm/fused-kernels';
+import { FUSED_KERNELS, fusedKernelsAvailable, type AdamWAttrs } from '../ops/traits';
 import type { ResolvedTraining } from '../spec/resolve';
 import { checkHostTensor, toHostTensor, type HostTensor, type HostTensorMap } from './tensors';
 

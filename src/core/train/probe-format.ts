@@ -1,15 +1,14 @@
 /**
- * The `.probe` file format, without TF.js: the probe types, the header, encode/decode and reading/writing the
- * files. `probes.ts` computes probes with TF.js (in the trainer) and writes them with this module; the extension
- * host reads them with it alone (it must never load TF.js: the extension bundle test checks).
+ * The `.probe` encoding, without TF.js and without files: the probe types, the header, encode/decode. `probes.ts`
+ * computes probes with TF.js (in the trainer); the run format (src/run-format/probes.ts) names, writes and reads the
+ * files with this module, and the extension host reads them with it alone (it must never load TF.js: the
+ * extension bundle test checks).
  *
- * One `.probe` file per probe, named by step (`step-000000100.probe`, in a run directory's `probes/`): the ASCII
+ * One `.probe` file per probe (named by step in a run directory's `probes/`: src/run-format/probes.ts): the ASCII
  * magic `CBPROBE1`, the header's byte length (uint32 LE), a JSON header (format, version, step, tokens, and per
  * entry its metadata and where its floats are), zero padding to a multiple of 4 bytes, then the float32 LE values
  * of every T×T map and offset-weight vector, in header order.
  */
-import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
 import type { ConvModule } from '../spec/resolve';
 
 export const PROBE_FORMAT = 'convbert-probe';
@@ -103,19 +102,6 @@ export function probeHeader(probe: ModelProbe): ProbeHeader {
   };
 }
 
-/** The file name of a step's probe: `step-000000100.probe`. */
-export function probeFileName(step: number): string {
-  return `step-${String(step).padStart(9, '0')}.probe`;
-}
-
-const PROBE_FILE = /^step-(\d+)\.probe$/;
-
-/** The step of a probe file name (`step-000000100.probe` → 100), or undefined for any other name. */
-export function probeFileStep(name: string): number | undefined {
-  const m = PROBE_FILE.exec(name);
-  return m ? Number(m[1]) : undefined;
-}
-
 /** Encodes a probe as the bytes of a `.probe` file. */
 export function encodeProbe(probe: ModelProbe): Uint8Array {
   const header = probeHeader(probe);
@@ -180,33 +166,4 @@ export function decodeProbe(bytes: Uint8Array): ModelProbe {
       map: read(c.map),
     })),
   };
-}
-
-/** Writes `dir/step-<step>.probe` (through a temporary file and a rename). Returns its path. */
-export async function writeProbe(dir: string, probe: ModelProbe): Promise<string> {
-  await fsp.mkdir(dir, { recursive: true });
-  const file = path.join(dir, probeFileName(probe.step));
-  const tmp = `${file}.tmp-${process.pid}`;
-  await fsp.writeFile(tmp, encodeProbe(probe));
-  await fsp.rename(tmp, file);
-  return file;
-}
-
-/** Reads and decodes a `.probe` file. */
-export async function readProbe(file: string): Promise<ModelProbe> {
-  return decodeProbe(new Uint8Array(await fsp.readFile(file)));
-}
-
-/** The steps with a probe file in a `probes/` folder, ascending (none when the folder is missing). */
-export async function probeStepsIn(dir: string): Promise<number[]> {
-  let names: string[];
-  try {
-    names = await fsp.readdir(dir);
-  } catch {
-    return [];
-  }
-  return names
-    .map(probeFileStep)
-    .filter((s): s is number => s !== undefined)
-    .sort((a, b) => a - b);
 }

@@ -15,8 +15,9 @@
  *     sum so it reads like an attention row: the share of position t's mixing that comes from position s;
  *   - its mean distance, as for attention.
  *
- * Stored compactly, one `.probe` file per probe. The file format and the probe types live in `./probe-format.ts`,
- * which does not import TF.js so the extension host can read probes too; they are re-exported here.
+ * Stored compactly, one `.probe` file per probe. The encoding and the probe types live in `./probe-format.ts`, which
+ * does not import TF.js so the extension host can read probes too (re-exported here); the files' names and place in
+ * a run directory are the run format's (src/run-format/probes.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../model/build';
@@ -30,12 +31,7 @@ export {
   PROBE_VERSION,
   decodeProbe,
   encodeProbe,
-  probeFileName,
-  probeFileStep,
   probeHeader,
-  probeStepsIn,
-  readProbe,
-  writeProbe,
   type AttentionMapProbe,
   type ConvMapProbe,
   type HeaderTensor,

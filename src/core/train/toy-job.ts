@@ -9,10 +9,10 @@
  * trainer process started with `CONVBERT_TRAINER_JOB_MODULE` pointing here can be configured by its host.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Json } from '../../run-format/checkpoint';
+import type { Json } from '../json';
 import { packOptimizerState, unpackOptimizerState, type JobContext, type JobFactory, type JobState, type TrainingJob } from './job';
 import { Optimizer, optimizerConfigFromSpec } from './optimizer';
-import { Rng, opSeed, parseRngState, uniformArray } from './rng';
+import { Rng, opSeed, parseRngState, uniformArray } from '../rng';
 import { fromHostTensor, toHostTensor } from './tensors';
 
 export interface ToyJobOptions {

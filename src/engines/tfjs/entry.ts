@@ -8,9 +8,13 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CliError } from '../../cli/io';
 
 export const TRAINER_ENTRY_ENV = 'CONVBERT_TRAINER_ENTRY';
+
+/** The trainer cannot be started (no entry to fork): a one-line message for the user. */
+export class LaunchError extends Error {
+  override name = 'LaunchError';
+}
 
 export interface TrainerEntry {
   entry: string;
@@ -34,7 +38,7 @@ function tsxArgs(root: string): string[] {
 /** `JOB_MODULE_ENV` of src/engines/tfjs/trainer/jobs.ts, not imported from there: that module loads the model and TF.js. */
 const JOB_MODULE_ENV = 'CONVBERT_TRAINER_JOB_MODULE';
 
-/** The folder with ConvBERT Studio's package.json, from this file's location (src/cli or dist). */
+/** The folder with ConvBERT Studio's package.json, from this file's location (src/engines/tfjs or dist). */
 export function packageRoot(from: string = __dirname): string {
   let dir = from;
   for (;;) {
@@ -82,7 +86,7 @@ export function resolveTrainerEntry(options: { root?: string; runningFromSource?
   const forced = env[TRAINER_ENTRY_ENV];
   if (forced) {
     const entry = path.resolve(forced);
-    if (!existsSync(entry)) throw new CliError(`${TRAINER_ENTRY_ENV}=${forced}: no such file`);
+    if (!existsSync(entry)) throw new LaunchError(`${TRAINER_ENTRY_ENV}=${forced}: no such file`);
     const ts = /\.[cm]?ts$/.test(entry);
     return { entry, execArgv: ts || jobNeedsTsx(env) ? TSX : [], kind: ts ? 'source' : 'bundle', why: `${TRAINER_ENTRY_ENV} is set` };
   }
@@ -96,7 +100,7 @@ export function resolveTrainerEntry(options: { root?: string; runningFromSource?
     return { entry: source, execArgv: TSX, kind: 'source', why: 'dist/trainer.js is older than src/ (run `npm run build`); using the TypeScript source' };
   }
   if (haveSource) return { entry: source, execArgv: TSX, kind: 'source', why: 'no dist/trainer.js (run `npm run build`); using the TypeScript source' };
-  throw new CliError(`the trainer is missing: neither ${bundle} nor ${source} exists; run \`npm run build\` in the ConvBERT Studio folder`);
+  throw new LaunchError(`the trainer is missing: neither ${bundle} nor ${source} exists; run \`npm run build\` in the ConvBERT Studio folder`);
 }
 
 /** `MlmJobOptions` of src/core/train/mlm-job.ts, read by the job from this variable (not imported: it loads TF.js). */

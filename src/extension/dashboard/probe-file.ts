@@ -1,11 +1,10 @@
 /**
  * The trainer's probe files (`probes/step-<step>.probe`) in the host: which steps a run has, reading one, and
- * turning it into the dashboard's `probe` message. The file format is `core/train/probe-format.ts`, which does not
- * import TF.js (the extension host must not load it: the bundle test checks).
+ * turning it into the dashboard's `probe` message. The files are read through src/run-format/probes.ts (their
+ * encoding, core/train/probe-format.ts, does not import TF.js: the extension host must not load it, the bundle test
+ * checks).
  */
-import * as path from 'node:path';
-import { probeFileName, probeStepsIn, readProbe, type ModelProbe } from '../../core/train/probe-format';
-import { RUN_FILES } from '../../run-format/run-dir';
+import type { ModelProbe } from '../../run-format/probes';
 import { toWebview, type ProbeLayer, type ProbeMessage } from '../../protocol/webview';
 
 /** The dashboard's `probe` message for a decoded probe: one attention and one conv module per layer (the first of each). */
@@ -37,16 +36,5 @@ export function probeMessage(runId: string, probe: ModelProbe): ProbeMessage {
   return toWebview({ type: 'probe', runId, step: probe.step, tokens, realLength, layers: [...layers.values()].sort((a, b) => a.layer - b.layer) }) as ProbeMessage;
 }
 
-/** The steps with a probe file in a run directory's `probes/`, ascending. */
-export async function probeStepsOnDisk(runDir: string): Promise<number[]> {
-  return probeStepsIn(path.join(runDir, RUN_FILES.probes));
-}
-
-/** The probe file of a step: `probes/step-000000100.probe`. */
-export function probeFilePath(runDir: string, step: number): string {
-  return path.join(runDir, RUN_FILES.probes, probeFileName(step));
-}
-
-export async function readProbeFile(runDir: string, step: number): Promise<ModelProbe> {
-  return readProbe(probeFilePath(runDir, step));
-}
+// The files themselves are the run format's.
+export { probeFilePath, probeStepsOnDisk, readProbeFile } from '../../run-format/probes';

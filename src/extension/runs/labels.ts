@@ -4,7 +4,7 @@
  * loss labelled train or val. Pure (no `vscode`): unit-tested.
  */
 import { runTag } from '../../protocol/webview';
-import { lossLabel } from '../format';
+import { lossLabel } from '../../format';
 import type { RunRecord } from './registry';
 
 /** "best val 10.76" / "best train 10.77": which loss, always. */

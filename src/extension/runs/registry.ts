@@ -13,7 +13,7 @@ import type { TrainerMessage } from '../../protocol';
 import { compareRunsNewestFirst, type MetricPoint, type RunInfo as DashboardRunInfo, type RunSeries, type RunState } from '../../protocol/webview';
 import { readMetricEvents } from '../../run-format/metrics';
 import { effectiveRunState, isPidAlive, isRunId, readRunInfo, runPaths, updateRunInfo, type RunInfo } from '../../run-format/run-dir';
-import { probeStepsOnDisk } from '../dashboard/probe-file';
+import { probeStepsOnDisk } from '../../run-format/probes';
 
 export interface RunRecord {
   runId: string;

@@ -7,7 +7,7 @@
  */
 import * as vscode from 'vscode';
 import { runStartDate, runTimeLabel, type RunState } from '../../protocol/webview';
-import { lossLabel } from '../format';
+import { lossLabel } from '../../format';
 import { runDescription } from './labels';
 import type { RunRecord, RunRegistry } from './registry';
 

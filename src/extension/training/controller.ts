@@ -12,7 +12,7 @@ import { newRunId, runPaths } from '../../run-format/run-dir';
 import { ensureWritableDir } from '../../run-format/fs-errors';
 import { TrainerClient } from '../../engines/client';
 import { readSettings, runsRoot } from '../config';
-import { durationLabel, lossLabel } from '../format';
+import { durationLabel, lossLabel } from '../../format';
 import { logAt, type Log } from '../log';
 import { runPickItem } from '../runs/labels';
 import type { RunRecord, RunRegistry } from '../runs/registry';

@@ -1,6 +1,7 @@
 /**
- * How the host starts a trainer process: which entry, which Node, which environment. Pure (tested without VS
- * Code). The extension never trains in its own process and never loads TF.js: it forks `dist/trainer.js`.
+ * How the host starts a trainer process: the engine's launch plan (src/engines/tfjs/index.ts `launch`) for this
+ * host, as fork options. Pure (tested without VS Code). The extension never trains in its own process and never
+ * loads TF.js: it forks the installed `dist/trainer.js`.
  *
  * - With `convbert.trainer.nodePath` empty, the trainer runs on the extension host's own runtime
  *   (`process.execPath`); in the desktop app that is Electron, so `ELECTRON_RUN_AS_NODE=1` makes it a plain Node.
@@ -11,9 +12,9 @@
  *   `CONVBERT_MLM_JOB`, as the CLI tells it.
  */
 import * as path from 'node:path';
-import { mlmJobEnv } from '../../engines/tfjs/entry';
+import { chooseEngine } from '../../engines';
 import type { StartOptions } from '../../protocol';
-import type { TrainerClientOptions } from '../../engines/client';
+import { clientOptionsFromPlan, type TrainerClientOptions } from '../../engines/client';
 import { expandPath, type Settings } from '../config';
 
 export interface LaunchContext {
@@ -27,20 +28,20 @@ export interface LaunchContext {
   env?: NodeJS.ProcessEnv;
 }
 
-export function trainerEntry(extensionPath: string): string {
-  return path.join(extensionPath, 'dist', 'trainer.js');
-}
-
+/** The engine's launch plan for this host (the installed bundles, the configured Node, the workspace's packages). */
 export function launchOptions(ctx: LaunchContext): TrainerClientOptions {
-  const hostEnv = ctx.env ?? process.env;
-  const env: NodeJS.ProcessEnv = {};
-  const nodePaths = [...(ctx.workspaceFolder ? [path.join(ctx.workspaceFolder, 'node_modules')] : []), ...(hostEnv.NODE_PATH ? hostEnv.NODE_PATH.split(path.delimiter) : [])];
-  if (nodePaths.length > 0) env.NODE_PATH = [...new Set(nodePaths)].join(path.delimiter);
-  Object.assign(env, mlmJobEnv(ctx.cwd, hostEnv));
-  const options: TrainerClientOptions = { entry: trainerEntry(ctx.extensionPath), execArgv: [], env, cwd: ctx.cwd, helloTimeoutMs: 60_000, stopTimeoutMs: 30_000 };
-  if (ctx.settings.nodePath) options.execPath = expandPath(ctx.settings.nodePath, ctx.workspaceFolder);
-  else env.ELECTRON_RUN_AS_NODE = '1';
-  return options;
+  // Chosen before the process starts: the engine that has the backend setting's backend (the default for 'spec').
+  const engine = chooseEngine(undefined, ctx.settings.backend === 'spec' ? undefined : ctx.settings.backend);
+  const plan = engine.launch({
+    cwd: ctx.cwd,
+    specDir: ctx.cwd,
+    env: ctx.env ?? process.env,
+    installedAt: ctx.extensionPath,
+    ...(ctx.settings.nodePath ? { runtimePath: expandPath(ctx.settings.nodePath, ctx.workspaceFolder) } : {}),
+    modulePaths: ctx.workspaceFolder ? [path.join(ctx.workspaceFolder, 'node_modules')] : [],
+    electronHost: true,
+  });
+  return { ...clientOptionsFromPlan(plan), helloTimeoutMs: 60_000, stopTimeoutMs: 30_000 };
 }
 
 /** The `start` options for a fresh run or a resume, from the backend setting. */

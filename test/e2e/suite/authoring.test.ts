@@ -8,7 +8,7 @@
 import * as assert from 'node:assert/strict';
 import { existsSync, promises as fsp } from 'node:fs';
 import * as vscode from 'vscode';
-import { validateSpecText } from '../../../src/core/spec/validate';
+import { validateSpecText } from '../../../src/core/validate/validate';
 import { api, fixture, labelOf, waitFor } from './util';
 
 const SCRATCH = ['groupbert-mini.convbert.json', 'groupbert-mini.convbert.json.convbert.json', 'typed-name.convbert.json', 'authoring-complete.convbert.json', 'authoring-fix.convbert.json'];

@@ -11,7 +11,7 @@ import * as vscode from 'vscode';
 import { computeCost } from '../../../src/core/cost';
 import { diagnosticCategory } from '../../../src/core/spec/diagnostics';
 import { PRESET_NAMES } from '../../../src/core/spec/preset-names';
-import { validateSpecText } from '../../../src/core/spec/validate';
+import { validateSpecText } from '../../../src/core/validate/validate';
 import { totalsTitle } from '../../../src/extension/lens-content';
 import { api, fixture, labelOf, open, waitFor, workspaceRoot } from './util';
 

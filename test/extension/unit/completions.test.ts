@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { editorCompletedModelKeys, schemaJson } from '../../../src/core/spec/artifacts';
 import { resolveSpec } from '../../../src/core/spec/resolve';
-import { validateSpecText } from '../../../src/core/spec/validate';
+import { validateSpecText } from '../../../src/core/validate/validate';
 import { analyzeSpecText } from '../../../src/extension/analysis';
 import { modelKeyCompletions } from '../../../src/extension/completion-content';
 import { buildHover } from '../../../src/extension/hover-content';

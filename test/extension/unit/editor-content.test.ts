@@ -9,7 +9,7 @@ import { computeCost } from '../../../src/core/cost';
 import { resolveSpec } from '../../../src/core/spec/resolve';
 import { PRESETS } from '../../../src/core/spec/presets';
 import { analyzeSpecText, totalForwardFlopsPerToken } from '../../../src/extension/analysis';
-import { flopsPerTokenLabel, paramsLabel } from '../../../src/extension/format';
+import { flopsPerTokenLabel, paramsLabel } from '../../../src/format';
 import { buildHover } from '../../../src/extension/hover-content';
 import { buildLenses, totalsTitle } from '../../../src/extension/lens-content';
 import { applyEdits, parseCandidates, parseNumberList, quickFixes } from '../../../src/extension/quick-fixes';

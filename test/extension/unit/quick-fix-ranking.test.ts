@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateSpecText } from '../../../src/core/spec/validate';
+import { validateSpecText } from '../../../src/core/validate/validate';
 import { applyEdits, FIXABLE_CODES, rankFixes } from '../../../src/extension/quick-fixes';
 
 const errorsIn = (t: string) => validateSpecText(t).diagnostics.filter((d) => d.severity === 'error');

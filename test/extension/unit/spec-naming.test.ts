@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { presetSpecText } from '../../../src/core/spec/presets';
-import { validateSpecText } from '../../../src/core/spec/validate';
+import { validateSpecText } from '../../../src/core/validate/validate';
 import { specNameFor, specTargetPath } from '../../../src/extension/spec-naming';
 
 const cases: [string, string, string][] = [

@@ -13,7 +13,8 @@ import { axisColours, createChart, destroyChart, tooltipColours } from '../chart
 import type { AppContext, View } from '../context';
 import { h, replaceChildren, uid } from '../dom';
 import { composePng, csv, safeFileName } from '../export';
-import { runLabel, short } from '../format';
+import { short } from '../../../src/format';
+import { runLabel } from '../format';
 import { drawHeatmap } from '../heatmap';
 import { HEAD_AVERAGE, type RunData } from '../state';
 

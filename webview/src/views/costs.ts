@@ -7,13 +7,12 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-radio/index.js';
 import '@vscode-elements/elements/dist/vscode-radio-group/index.js';
 import type { VscodeRadio } from '@vscode-elements/elements/dist/vscode-radio/vscode-radio.js';
-import { LAYER_KINDS, type CostEntry } from '../../../src/protocol/webview';
-import type { CostReport, FlopSplit, ModuleCost } from '../../../src/core/cost/types';
+import { LAYER_KINDS, type CostEntry, type CostReport, type FlopSplit, type ModuleCost } from '../../../src/protocol/webview';
 import { axisColours, createChart, destroyChart, tooltipColours } from '../charts';
 import type { AppContext, View } from '../context';
 import { h, replaceChildren, uid } from '../dom';
 import { composePng, csv, safeFileName, type PngPart } from '../export';
-import { bytes, exact, si } from '../format';
+import { bytes, exact, si } from '../../../src/format';
 import { COST_DISPLAYS, COST_PASSES, type CostDisplay, type CostPass } from '../state';
 
 export type CostMetric = 'params' | CostPass;

@@ -10,7 +10,8 @@ import { axisColours, createChart, tooltipColours, type Chart } from '../charts'
 import type { AppContext, View } from '../context';
 import { h, replaceChildren, uid } from '../dom';
 import { composePng, csv, safeFileName } from '../export';
-import { runDetail, runLabel, short } from '../format';
+import { short } from '../../../src/format';
+import { runDetail, runLabel } from '../format';
 import { emaDebiased } from '../smoothing';
 import { MAX_SMOOTHING, type RunData } from '../state';
 import { withAlpha } from '../theme';

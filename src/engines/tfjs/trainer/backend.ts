@@ -1,4 +1,4 @@
-/** The trainer's backend step: `core/backend`'s chooser, its report put in the protocol's shape. */
+/** The trainer's backend step: the chooser of ./backends (in the registry's order), its report put in the protocol's shape. */
 import { BACKEND_CHAIN, describeBackend, loadBackend, type BackendPreference } from '../backends';
 import type { BackendReport, LogLevel } from '../../../protocol';
 import { TrainerError } from './errors';

@@ -18,7 +18,6 @@
  * `pause` waits between steps until `resume` or `stop`. The loop yields to the event loop after every step, so
  * messages are seen within one step.
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
@@ -38,17 +37,19 @@ import { describeOutOfMemory } from '../../../core/cost';
 import { hashSpec, loadLatestCheckpoint, listCheckpoints, writeCheckpoint, type Json, type LoadedCheckpoint, type WriteCheckpointOptions } from '../../../run-format/checkpoint';
 import type { JobContext, JobFactory, JobInfo, TrainingJob } from '../../../core/train/job';
 import { HISTORY_TYPES, StepMeter, appendMetricEvent, perSecond, truncateMetricEventsAfter } from '../../../run-format/metrics';
-import { Rng, parseRngState, restoreRng } from '../../../core/train/rng';
-import { RunLockedError, acquireRunLock, appendLog, initRunDir, readRunInfo, removeTempFiles, updateRunInfo, type RunState } from '../../../run-format/run-dir';
+import { Rng, parseRngState, restoreRng } from '../../../core/rng';
+import { RunLockedError, acquireRunLock, appendLog, defaultCacheDir, initRunDir, readRunInfo, removeTempFiles, updateRunInfo, type RunState } from '../../../run-format/run-dir';
+import { saveRunProbe, writeProbeSummary } from '../../../run-format/probes';
 import * as os from 'node:os';
 import { learningRateAt } from '../../../core/train/schedule';
 import { loadTrainerBackend, type BackendLoader } from './backend';
 import { TrainerError } from './errors';
 import { loadStartSpec } from './spec';
+import { isRecord } from '../../../core/json';
 
 export interface TrainerDeps {
   createJob: JobFactory;
-  /** Default: `core/backend`'s chooser. */
+  /** Default: the TF.js backends' chooser (src/engines/tfjs/backends). */
   loadBackend?: BackendLoader;
   appVersion?: string;
   /** Passed to every checkpoint write (tests use `onPhase`). */
@@ -77,10 +78,6 @@ const OUT_OF_MEMORY = /memory access out of bounds|Aborted\(OOM\)|out of memory|
 export function isOutOfMemoryError(e: unknown): boolean {
   const message = e instanceof Error ? e.message : String(e);
   return OUT_OF_MEMORY.test(message);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function errorText(e: unknown): string {
@@ -318,6 +315,8 @@ export class TrainerSession {
         rng,
         log: (level, message) => this.log(level, message),
         warn: (message, hint) => this.send({ type: 'warning', message, ...(hint ? { hint } : {}) }),
+        cacheDir: defaultCacheDir(runDir),
+        saveProbe: (probe) => saveRunProbe(runDir, probe),
       };
       job = await this.deps.createJob(ctx);
       this.checkCancel();
@@ -461,9 +460,8 @@ export class TrainerSession {
       lastEvalLoss = result.loss;
       this.send({ type: 'eval', step: this.step, loss: result.loss, mlmAccuracy: result.mlmAccuracy, ...(result.nspAccuracy !== undefined ? { nspAccuracy: result.nspAccuracy } : {}) });
       if (result.probes) {
-        const rel = path.join('probes', `step-${String(this.step).padStart(9, '0')}.json`);
-        await fsp.writeFile(path.join(runDir, rel), `${JSON.stringify({ step: this.step, summary: result.probes.summary, data: result.probes.data })}\n`);
-        this.send({ type: 'probes', step: this.step, path: rel.split(path.sep).join('/'), summary: result.probes.summary });
+        const rel = await writeProbeSummary(runDir, this.step, result.probes);
+        this.send({ type: 'probes', step: this.step, path: rel, summary: result.probes.summary });
       }
     };
 

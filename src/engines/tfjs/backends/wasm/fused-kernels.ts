@@ -5,24 +5,18 @@
  * full-size intermediates) with one pass; the stock Erf and Exp kernels are scalar loops besides.
  *
  * They are ordinary TF.js kernels (`tf.engine().runKernel(name, inputs, attrs)`), so scopes, disposal and
- * profiling treat them like any other. core/ops calls them through `fusedKernelsAvailable` and keeps the
+ * profiling treat them like any other. core/ops calls them through `fusedKernelsAvailable` (core/ops/traits.ts) and keeps the
  * stock composition wherever they are not (other backends, SIMD kernels off, sizes not a multiple of 4).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { FUSED_KERNELS, type AdamWAttrs } from '../../../../core/ops/traits';
 import { heapOffset, simdKernels, type SimdKernels } from './simd';
+
+export { FUSED_KERNELS, fusedKernelsAvailable, type AdamWAttrs } from '../../../../core/ops/traits';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 type KernelArgs = Parameters<KernelFunc>[0];
-
-export const FUSED_KERNELS = {
-  gelu: 'ConvbertGelu',
-  geluGrad: 'ConvbertGeluGrad',
-  layerNorm: 'ConvbertLayerNorm',
-  layerNormGrad: 'ConvbertLayerNormGrad',
-  im2col: 'ConvbertIm2col',
-  adamw: 'ConvbertAdamW',
-} as const;
 
 function setup(args: KernelArgs): { b: BackendWasm; k: SimdKernels; at: (t: tf.TensorInfo) => number } {
   const b = args.backend as BackendWasm;
@@ -91,21 +85,6 @@ const kernels: Record<keyof typeof FUSED_KERNELS, KernelFunc> = {
   },
 };
 
-/** One AdamW update of a variable (see kernels.wat `adamw`): inputs w, g, m, v; outputs w', m', v'. */
-export interface AdamWAttrs {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-  /** Bias corrections 1 − βᵗ (1 when off). */
-  c1: number;
-  c2: number;
-  /** Weight decay λ for this variable (0 for the excluded ones). */
-  decay: number;
-  /** Gradient scale (clipping). */
-  scale: number;
-}
-
 /** Register the fused kernels for 'wasm' (idempotent). */
 export function registerFusedWasmKernels(): void {
   for (const [key, name] of Object.entries(FUSED_KERNELS) as [keyof typeof FUSED_KERNELS, string][]) {
@@ -114,11 +93,10 @@ export function registerFusedWasmKernels(): void {
 }
 
 /**
- * Whether the fused kernels can run on the active backend for tensors of `elements` floats (the SIMD loops take
- * whole vectors of 4).
+ * Whether the fused kernels can run on the active wasm backend now: registered, and the SIMD kernels on (tests
+ * switch them off). The wasm backend declares this as its `fusedReady` (core/ops/traits.ts).
  */
-export function fusedKernelsAvailable(elements = 0): boolean {
-  if (elements % 4 !== 0 || tf.getBackend() !== 'wasm') return false;
+export function wasmFusedKernelsReady(): boolean {
   if (!tf.getKernel(FUSED_KERNELS.gelu, 'wasm')) return false;
   return simdKernels(tf.backend() as BackendWasm) !== undefined;
 }

@@ -13,7 +13,7 @@
  */
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { createScanner, getNodePath, parseTree, type Node, type ParseError } from 'jsonc-parser';
-import { schemaJson } from './artifacts';
+import { schemaJson } from '../spec/artifacts';
 import {
   closestMatch,
   describeValue,
@@ -26,13 +26,13 @@ import {
   type JsonPath,
   type Range,
   type Severity,
-} from './diagnostics';
-import { resolveSpec, type ResolvedSpec } from './resolve';
-import { MODULE_KINDS, type SpecFile } from './schema';
+} from '../spec/diagnostics';
+import { resolveSpec, type ResolvedSpec } from '../spec/resolve';
+import { MODULE_KINDS, type SpecFile } from '../spec/schema';
 import { checkLayerOverrides, checkSemantics, type SemanticFinding } from './semantic';
 import type { MachineFacts } from '../cost/fit';
 
-export type { Diagnostic, JsonPath, Position, Range, Severity } from './diagnostics';
+export type { Diagnostic, JsonPath, Position, Range, Severity } from '../spec/diagnostics';
 export { formatDiagnostic };
 
 export interface ValidationResult {
@@ -46,7 +46,7 @@ export interface ValidationResult {
 export interface ValidateOptions {
   /** Overrides `training.memoryBudgetMiB`. */
   memoryBudgetMiB?: number;
-  /** The machine's memory and `auto`'s pick, for the hard-limit check (`machineFacts()` in core/cost/machine.ts). */
+  /** The machine's memory and `auto`'s pick, for the hard-limit check (`machineFacts()` in src/engines/machine.ts). */
   machine?: MachineFacts;
 }
 

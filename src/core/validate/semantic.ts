@@ -8,8 +8,6 @@
 import { computeCost } from '../cost';
 import { formatLimit, hardLimitBytes, largestHardLimitBytes, trainingFit, type MachineFacts } from '../cost/fit';
 import {
-  formatBytes,
-  formatCount,
   formatIndexList,
   nearestDivisors,
   nearestMultiples,
@@ -17,11 +15,13 @@ import {
   pathLabel,
   type JsonPath,
   type Severity,
-} from './diagnostics';
-import { isPresetName, type PresetName } from './preset-names';
-import { PRESETS } from './presets';
-import type { ResolvedModule, ResolvedSpec } from './resolve';
-import type { SpecFile } from './schema';
+} from '../spec/diagnostics';
+import { isPresetName, type PresetName } from '../spec/preset-names';
+import { PRESETS } from '../spec/presets';
+import type { ResolvedModule, ResolvedSpec } from '../spec/resolve';
+import type { SpecFile } from '../spec/schema';
+import { isRecord } from '../json';
+import { count, mebibytes } from '../../format';
 
 export interface SemanticFinding {
   severity: Severity;
@@ -34,7 +34,7 @@ export interface SemanticFinding {
 export interface SemanticOptions {
   /** Overrides `training.memoryBudgetMiB` (e.g. from an editor setting or a CLI flag). */
   memoryBudgetMiB?: number;
-  /** The machine's memory and `auto`'s pick (`core/cost/machine.ts`): without them only wasm's hard limit is known. */
+  /** The machine's memory and `auto`'s pick (`machineFacts()` in src/engines/machine.ts): without them only wasm's hard limit is known. */
   machine?: MachineFacts;
 }
 
@@ -65,10 +65,6 @@ export function getIn(root: unknown, path: JsonPath): unknown {
     cur = (cur as Record<string | number, unknown>)[seg];
   }
   return cur;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 class Checker {
@@ -427,7 +423,7 @@ export function checkSemantics(file: SpecFile, spec: ResolvedSpec, options: Sema
       // An error, not a warning: nothing could build it, so `convbert validate` must fail (it used to pass with exit 0).
       const vocab = c.val(['model', 'vocabSize'], m.vocabSize, 'vocabSize');
       c.emit('error', 'model-too-large', [hidden, numLayers, modelInter, vocab], [hidden, numLayers], (L) => {
-        return `the model would have ${formatCount(params)} parameters (${L(hidden)}, ${L(numLayers)}), far beyond what this tool can build or train (over 100 B); reduce hiddenSize (parameters grow with its square) or numLayers`;
+        return `the model would have ${count(params)} parameters (${L(hidden)}, ${L(numLayers)}), far beyond what this tool can build or train (over 100 B); reduce hiddenSize (parameters grow with its square) or numLayers`;
       });
     } else if (everyLimit !== undefined && cost.memory.totalBytes > everyLimit) {
       // Over every backend's hard limit on this machine: no setting trains it, so it is an error at the value to change.
@@ -435,7 +431,7 @@ export function checkSemantics(file: SpecFile, spec: ResolvedSpec, options: Sema
       const fixed = mem.weightsBytes + mem.gradientBytes + mem.optimizerBytes;
       const widest = (options.machine?.memoryBytes ?? 0) > (hardLimitBytes('wasm') ?? 0) ? 'cpu' : 'wasm';
       const fit = trainingFit(spec, widest, Math.floor(everyLimit / 2 ** 20), options.machine);
-      const limits = `wasm's ${formatLimit(hardLimitBytes('wasm') ?? 0)} and the machine's ${formatBytes(options.machine?.memoryBytes ?? 0)} (the most cpu and tfjs-node can use)`;
+      const limits = `wasm's ${formatLimit(hardLimitBytes('wasm') ?? 0)} and the machine's ${mebibytes(options.machine?.memoryBytes ?? 0)} (the most cpu and tfjs-node can use)`;
       const batch = c.val(['training', 'batchSize'], t.batchSize, 'training.batchSize');
       const tooBig = fixed > everyLimit;
       c.emit(
@@ -445,9 +441,9 @@ export function checkSemantics(file: SpecFile, spec: ResolvedSpec, options: Sema
         [hidden, numLayers, batch, seq],
         (L) => {
           const what = tooBig
-            ? `the weights, gradients and optimizer state of ${formatCount(params)} parameters alone take ${formatBytes(fixed)} (${L(hidden)}, ${L(numLayers)})`
-            : `${formatBytes(fixed)} of weights, gradients and optimizer state plus ${formatBytes(mem.activationBytes)} of activations at ${L(batch)} × ${L(seq)}`;
-          return `estimated training memory ${formatBytes(mem.totalBytes)} is over every backend's hard limit, ${limits}: ${what}; ${fit.suggestions.join('; ')}`;
+            ? `the weights, gradients and optimizer state of ${count(params)} parameters alone take ${mebibytes(fixed)} (${L(hidden)}, ${L(numLayers)})`
+            : `${mebibytes(fixed)} of weights, gradients and optimizer state plus ${mebibytes(mem.activationBytes)} of activations at ${L(batch)} × ${L(seq)}`;
+          return `estimated training memory ${mebibytes(mem.totalBytes)} is over every backend's hard limit, ${limits}: ${what}; ${fit.suggestions.join('; ')}`;
         },
         undefined,
         [hidden, numLayers],
@@ -465,10 +461,10 @@ export function checkSemantics(file: SpecFile, spec: ResolvedSpec, options: Sema
             : budgetVal.where === 'default'
               ? `the default ${budgetMiB} MiB budget (wasm can use at most ${formatLimit(hardLimitBytes('wasm') ?? 0)})`
               : `the ${budgetMiB} MiB budget of training.memoryBudgetMiB${budgetVal.where === 'preset' ? ` (from ${c.preset})` : ''}`;
-        const head = `estimated training memory ${formatBytes(total)} is over ${budgetText}`;
+        const head = `estimated training memory ${mebibytes(total)} is over ${budgetText}`;
         if (fixed > budgetMiB * 2 ** 20) {
           c.emit('warning', 'memory-over-budget', [hidden, numLayers], [hidden, numLayers], (L) => {
-            return `${head}: the weights, gradients and optimizer state of ${formatCount(cost.totals.params)} parameters alone take ${formatBytes(fixed)} (${L(hidden)}, ${L(numLayers)}); choose a smaller model or raise training.memoryBudgetMiB`;
+            return `${head}: the weights, gradients and optimizer state of ${count(cost.totals.params)} parameters alone take ${mebibytes(fixed)} (${L(hidden)}, ${L(numLayers)}); choose a smaller model or raise training.memoryBudgetMiB`;
           });
         } else {
           const batch = c.val(['training', 'batchSize'], t.batchSize, 'training.batchSize');
@@ -479,7 +475,7 @@ export function checkSemantics(file: SpecFile, spec: ResolvedSpec, options: Sema
             [batch, seq, ...budgetInFile],
             [hidden, numLayers, batch, seq],
             (L) => {
-              return `${head}: ${formatBytes(fixed)} of weights, gradients and optimizer state plus ${formatBytes(mem.activationBytes)} of activations at ${L(batch)} × ${L(seq)}; lower batchSize (raising gradientAccumulation keeps the effective batch) or sequenceLength, or raise training.memoryBudgetMiB`;
+              return `${head}: ${mebibytes(fixed)} of weights, gradients and optimizer state plus ${mebibytes(mem.activationBytes)} of activations at ${L(batch)} × ${L(seq)}; lower batchSize (raising gradientAccumulation keeps the effective batch) or sequenceLength, or raise training.memoryBudgetMiB`;
             },
             undefined,
             [hidden, numLayers],

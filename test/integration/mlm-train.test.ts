@@ -22,7 +22,7 @@ import { bundledCorpusDir, prepareData, type PreparedData } from '../../src/core
 import { resolveSpec, type SpecFile } from '../../src/core/spec';
 import type { JobContext } from '../../src/core/train/job';
 import { createMlmJob } from '../../src/core/train/mlm-job';
-import { Rng } from '../../src/core/train/rng';
+import { Rng } from '../../src/core/rng';
 import { learningRateAt } from '../../src/core/train/schedule';
 
 const V = 500;

@@ -1,6 +1,8 @@
 /**
- * A small, fast, seedable PRNG (xoshiro128**, seeded through splitmix32) whose whole state is four uint32s, so it
- * can be saved in a checkpoint and restored exactly. Everything random in the data pipeline draws from one of these.
+ * The one random-number module: a small, fast, seedable PRNG (xoshiro128**, seeded through splitmix32) whose whole
+ * state is four uint32s, so it can be saved in a checkpoint and restored exactly. Everything random in the data
+ * pipeline, the model's initialisation and training (dropout seeds) draws from one of these; the distributions
+ * below draw only from the generator, so a restored state replays them. `mulberry32` is for test fixtures.
  */
 
 export type RngState = [number, number, number, number];
@@ -132,4 +134,57 @@ export function mulberry32(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+// Distributions for initialisation and training.
+
+/** Standard normal (Box–Muller; two uniforms per sample, no cached spare, so the state alone determines it). */
+export function normal(rng: Rng): number {
+  const u1 = 1 - rng.float(); // (0, 1]
+  const u2 = rng.float();
+  return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+}
+
+/** Normal with standard deviation `std`, redrawn outside ±`bound`·std (BERT's truncated-normal initializer: bound 2). */
+export function truncatedNormal(rng: Rng, std: number, bound = 2): number {
+  for (;;) {
+    const z = normal(rng);
+    if (Math.abs(z) <= bound) return z * std;
+  }
+}
+
+/** A Float32Array of truncated-normal values. */
+export function truncatedNormalArray(rng: Rng, size: number, std: number, bound = 2): Float32Array {
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i++) out[i] = truncatedNormal(rng, std, bound);
+  return out;
+}
+
+/** A Float32Array uniform in [lo, hi). */
+export function uniformArray(rng: Rng, size: number, lo: number, hi: number): Float32Array {
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i++) out[i] = lo + (hi - lo) * rng.float();
+  return out;
+}
+
+/** A seed for a seeded TF.js op (`tf.dropout(x, rate, undefined, seed)`), drawn from the generator. */
+export function opSeed(rng: Rng): number {
+  return rng.nextU32();
+}
+
+/** Throws unless `value` is a valid saved generator state. */
+export function parseRngState(value: unknown): RngState {
+  return Rng.fromState(value as RngState).state();
+}
+
+/**
+ * Sets `target` to a saved state in place, for a generator others hold a reference to (the job's `ctx.rng`,
+ * restored after the job's `init` drew the initial weights from it). `Rng` has no setter; its state
+ * is its four own fields, which this copies from a generator made from the state.
+ */
+export function restoreRng(target: Rng, state: RngState): void {
+  const source = Rng.fromState(state);
+  Object.assign(target, source);
+  const want = source.state();
+  if (target.state().some((v, i) => v !== want[i])) throw new Error('restoreRng: the generator did not take the state');
 }

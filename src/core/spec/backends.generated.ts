@@ -1,0 +1,30 @@
+/**
+ * Every engine's backends, in the order `auto` tries them, with what the spec schema and the fit check need.
+ * Generated from the engine registry (src/engines/index.ts) by `npm run generate:engines`. Do not edit by hand.
+ */
+export const ENGINE_BACKENDS = [
+  {
+    engine: "tfjs",
+    name: "tfjs-node-gpu",
+    description: "`tfjs-node-gpu`: CUDA through `@tensorflow/tfjs-node-gpu` (an optional add-on you install).",
+    memory: { limit: "unknown", why: "tensors live in the GPU's memory, which is not known here" },
+  },
+  {
+    engine: "tfjs",
+    name: "tfjs-node",
+    description: "`tfjs-node`: native TensorFlow on the CPU through `@tensorflow/tfjs-node` (optional add-on).",
+    memory: { limit: "machine", why: "native TensorFlow can use the machine's memory" },
+  },
+  {
+    engine: "tfjs",
+    name: "wasm",
+    description: "`wasm`: WebAssembly with SIMD (and threads where possible); ships with ConvBERT Studio.",
+    memory: { limit: 4026531840, why: "WebAssembly addresses at most 4 GiB, about 256 MiB of which TF.js needs itself" },
+  },
+  {
+    engine: "tfjs",
+    name: "cpu",
+    description: "`cpu`: plain JavaScript. Always loads, 30–50× slower than wasm.",
+    memory: { limit: "machine", why: "plain JavaScript typed arrays can use the machine's memory" },
+  },
+] as const;

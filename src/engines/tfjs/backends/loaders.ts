@@ -1,0 +1,17 @@
+/**
+ * Each backend's loader, by name. Imports TF.js: only the trainer and `convbert eval` reach this file. The type
+ * makes a backend of ./registry.ts without a loader here a compile error.
+ */
+import type { BackendLoader } from './backend';
+import { loadCpu } from './cpu/load';
+import type { TfjsBackendName } from './registry';
+import { loadTfjsNode } from './tfjs-node/load';
+import { loadTfjsNodeGpu } from './tfjs-node-gpu/load';
+import { loadWasm } from './wasm/load';
+
+export const BACKEND_LOADERS: { readonly [N in TfjsBackendName]: BackendLoader } = {
+  'tfjs-node-gpu': loadTfjsNodeGpu,
+  'tfjs-node': loadTfjsNode,
+  wasm: loadWasm,
+  cpu: loadCpu,
+};
