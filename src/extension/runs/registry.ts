@@ -84,11 +84,14 @@ export function displayState(info: RunInfo, isAlive: PidAlive = defaultPidAlive)
   }
 }
 
-/** A cancelled run may hold checkpoints of an earlier session; without one, Resume offers "Start over". */
-const RESUMABLE: ReadonlySet<RunState> = new Set(['interrupted', 'stopped', 'cancelled', 'error']);
+const RESUMABLE: ReadonlySet<RunState> = new Set(['interrupted', 'stopped', 'error']);
 
-export function isResumable(state: RunState, live: boolean): boolean {
-  return !live && RESUMABLE.has(state);
+/**
+ * Whether Resume is offered. A cancelled run is resumable only when it holds a checkpoint (one cancelled while a
+ * resume was setting up); one cancelled before its first checkpoint has nothing to continue.
+ */
+export function isResumable(state: RunState, live: boolean, hasCheckpoint = false): boolean {
+  return !live && (RESUMABLE.has(state) || (state === 'cancelled' && hasCheckpoint));
 }
 
 function mergePoint(points: Map<number, MetricPoint>, point: MetricPoint): void {
@@ -319,7 +322,7 @@ export class RunRegistry {
       ...(info?.lastCheckpoint ? { lastCheckpoint: info.lastCheckpoint } : {}),
       ...(info?.message ? { message: info.message } : {}),
       live: false,
-      resumable: isResumable(state, false),
+      resumable: isResumable(state, false, Boolean(info?.lastCheckpoint)),
       ...(entry?.record.specSource ? { specSource: entry.record.specSource } : {}),
     };
     if (!entry) {
@@ -398,7 +401,7 @@ export class RunRegistry {
     const point = applyToHistory(entry, message);
     if (message.type === 'done') {
       entry.record.live = false;
-      entry.record.resumable = isResumable(entry.record.state, false);
+      entry.record.resumable = isResumable(entry.record.state, false, Boolean(entry.record.lastCheckpoint));
     }
     this.fire({ runId, ...(point ? { point } : {}), message, ...(entry.points.size < before ? { superseded: true } : {}) });
   }
@@ -412,7 +415,6 @@ export class RunRegistry {
       entry.record.state = error ? 'error' : 'interrupted';
       if (error) entry.record.message = error;
     }
-    entry.record.resumable = isResumable(entry.record.state, false);
     // What the trainer wrote is the truth for steps and checkpoints.
     const info = await readRunInfo(entry.record.dir);
     if (info) {
@@ -424,6 +426,7 @@ export class RunRegistry {
       if (info.lastCheckpoint) entry.record.lastCheckpoint = info.lastCheckpoint;
       entry.record.step = Math.max(entry.record.step, info.step);
     }
+    entry.record.resumable = isResumable(entry.record.state, false, Boolean(entry.record.lastCheckpoint));
     try {
       entry.historySize = (await fsp.stat(runPaths(entry.record.dir).metrics)).size;
     } catch {

@@ -2,7 +2,9 @@
  * The UI-level end-to-end test: the real workbench (code-server) in headless Chromium, driven like a user.
  * Opens a spec, sees the CodeLens, triggers suggestions and a hover, opens the dashboard, runs "ConvBERT: Train"
  * from the command palette, watches the loss curve grow in the dashboard, and sees the attention and conv
- * heatmaps and the costs render. Screenshots go to $SHOTS (test-results/e2e/). Ends with "ui: N passed, M failed".
+ * heatmaps and the costs render, then trains one spec at batch 8 and at batch 4 and compares the two runs from the
+ * Runs view (each Costs column notes its own batch × sequence; the Loss tab tells the runs apart). Screenshots go to
+ * $SHOTS (test-results/e2e/). Ends with "ui: N passed, M failed".
  *
  *   BASE=… WS=… EXT=… SHOTS=… PROFILE_ROOT=… [EXT_ENV=<json>] [REFERENCE_RUN=<run id>] npx tsx test/e2e/drivers/ui.ts
  */
@@ -301,6 +303,114 @@ async function main(): Promise<number> {
       const old = JSON.parse(readFileSync(path.join(dir, 'run.json'), 'utf8')) as { step: number };
       if (old.step !== 147 || readdirSync(path.join(dir, 'checkpoints')).length !== 0) throw new Error('the old run was changed');
       return `"${said.slice(0, 120)}…"; Start over → new run ${fresh.id} from step 0; the old run kept`;
+    });
+    await check('Compare Runs of a batch-8 and a batch-4 run of one spec: each Costs column says its own batch × sequence; the Loss tab tells the two apart', async () => {
+      // Issue #9, findings 15 (one "FLOPs per step of 8 × 32 tokens" note under both columns) and 14 (two runs of
+      // one spec read the same in the Loss tab's run list). Two real runs of one spec file, edited between them.
+      const runs = path.join(WS as string, '.convbert', 'runs');
+      const file = path.join(WS as string, 'ui-apart.convbert.json');
+      const spec = (batchSize: number) =>
+        `${JSON.stringify({ version: 1, name: 'ui-apart', extends: 'groupbert-tiny', model: { vocabSize: 1024, maxPositions: 64, hiddenSize: 64 }, training: { tokenizer: { vocabSize: 1024 }, sequenceLength: 32, batchSize, steps: 4, evalInterval: 2, evalBatches: 1, checkpointInterval: 4, seed: 7 } }, null, 2)}\n`;
+      // The dashboard's editor group is the active one: ui-apart.convbert.json opens there, beside model.convbert.json.
+      const AED = `.editor-group-container.active ${ED}`;
+      const editorText = async () => (await page.$eval(`${AED} .view-lines`, (e) => e.textContent ?? '')).replace(/\s+/g, ' ');
+      const train = async (batchSize: number): Promise<string> => {
+        writeFileSync(file, spec(batchSize));
+        // The editor shows what is on disk before Train (which saves the editor's text).
+        await until(`the editor with batchSize ${batchSize}`, async () => (await editorText()).includes(`"batchSize": ${batchSize},`), 15_000, 200);
+        const before = new Set(readdirSync(runs));
+        await page.click(`${AED} .view-lines`);
+        await command(page, 'ConvBERT: Train');
+        const ended = await until(`the batch-${batchSize} run to end`, async () => {
+          for (const id of readdirSync(runs).filter((d) => !before.has(d))) {
+            const info = JSON.parse(readFileSync(path.join(runs, id, 'run.json'), 'utf8')) as { state?: string; message?: string };
+            if (['completed', 'error', 'interrupted', 'nonfinite'].includes(info.state ?? '')) return { id, ...info };
+          }
+          return undefined;
+        }, 120_000, 300);
+        if (ended.state !== 'completed') throw new Error(`run ${ended.id} ended ${String(ended.state)}: ${ended.message ?? ''}`);
+        return ended.id;
+      };
+      writeFileSync(file, spec(8));
+      await page.keyboard.press('Escape');
+      await page.keyboard.press('Control+P');
+      await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+      await page.keyboard.type('ui-apart.convbert.json');
+      await page.waitForSelector('.quick-input-list .monaco-list-row[aria-label*="ui-apart.convbert.json"]', { timeout: 15_000 });
+      await page.keyboard.press('Enter');
+      await until('the ui-apart editor', async () => (await editorText()).includes('"name": "ui-apart"'), 15_000, 200);
+      const run8 = await train(8);
+      const run4 = await train(4);
+      const tag = (id: string) => `#${id.slice(id.lastIndexOf('-') + 1)}`; // the short id, worked out here
+      const expected = new Map([[tag(run8), 8], [tag(run4), 4]]);
+
+      // Compare Runs from the Runs view's context menu, on the two rows selected (click, Ctrl+click).
+      await command(page, 'Notifications: Clear All Notifications');
+      // The Runs view is still open from above unless something closed the side bar (its icon toggles it).
+      if (!(await page.locator('.part.sidebar').isVisible())) await page.click('.activitybar .action-item a[aria-label^="ConvBERT"], .activitybar .action-label[aria-label^="ConvBERT"]');
+      const ROWS = '[id="workbench.view.extension.convbert"] .monaco-list-row, .pane-body .monaco-list-row';
+      const row = (id: string) => page.locator(ROWS, { hasText: tag(id) }).first();
+      await until('both runs in the Runs view', async () => (await row(run8).count()) > 0 && (await row(run4).count()) > 0, 30_000);
+      const rowTexts = await Promise.all([run8, run4].map(async (id) => ((await row(id).textContent()) ?? '').replace(/\s+/g, ' ').trim()));
+      if (rowTexts[0] === rowTexts[1]) throw new Error(`the two rows read the same: ${rowTexts[0]}`);
+      let f: Frame | undefined;
+      let cols: { head: string; note: string }[] = [];
+      const twoColumns = async (frame: Frame) => {
+        cols = await frame.evaluate<{ head: string; note: string }[]>(`[...document.querySelectorAll('.cost-column')].map((c) => ({ head: c.querySelector('h3')?.textContent ?? '', note: c.querySelector('.step-tokens')?.textContent ?? '' }))`);
+        return cols.length === 2 && [...expected.keys()].every((t) => cols.some((c) => c.head.includes(t))) ? cols : undefined;
+      };
+      // The view redraws its rows as other runs progress (the Start over run above may still train), which can
+      // close a context menu under the pointer: up to three tries, each from a fresh selection.
+      let columns: { head: string; note: string }[] | undefined;
+      let tries = 0;
+      for (let attempt = 1; attempt <= 3 && !columns; attempt++) {
+        tries = attempt;
+        await page.keyboard.press('Escape');
+        await row(run8).click(); // a click opens the run (one column) …
+        await row(run4).click({ modifiers: ['Control'] }); // … Ctrl+click adds the other to the selection
+        await row(run4).click({ button: 'right' });
+        await page.waitForSelector('.monaco-menu .action-item', { state: 'visible', timeout: 10_000 });
+        if (attempt === 1) await shot(page, '11a-runs-compare-menu');
+        const clicked = await page.locator('.monaco-menu .action-item', { hasText: 'Compare Runs' }).first().click({ timeout: 5000 }).then(() => true, () => false);
+        if (!clicked) continue;
+        const frame = await dashboardFrame(page); // the panel is revealed (its frame made anew if it was hidden)
+        f = frame;
+        await clickTab(frame, 'costs');
+        columns = await until('two cost columns, one per compared run', () => twoColumns(frame), attempt === 3 ? 30_000 : 8000).catch(() => undefined);
+      }
+      if (!columns || !f) throw new Error(`no two cost columns, one per compared run, after three tries of Compare Runs; columns: ${JSON.stringify(cols)}`);
+      // The Costs tab: each column headed by its run's short id, noting its own batch × sequence.
+      for (const c of columns) {
+        const t = [...expected.keys()].find((k) => c.head.includes(k))!;
+        const want = `FLOPs per step of ${expected.get(t)} × 32 tokens.`;
+        if (c.note.trim() !== want) throw new Error(`the column of ${c.head} says "${c.note}", not "${want}"`);
+      }
+      await page.waitForTimeout(300);
+      await shot(page, '11-compare-costs');
+      // The panel is narrow: the second column is below the first; its note in view for a second screenshot.
+      await f.evaluate(`document.querySelector('.cost-column[data-report="1"]').scrollIntoView()`);
+      await page.waitForTimeout(300);
+      await shot(page, '11-compare-costs-second-column');
+
+      // The Loss tab: both runs in the run list, checked, each with its own short id and its own colour.
+      await clickTab(f, 'loss');
+      const entries = await Promise.all(
+        [run8, run4].map((id) =>
+          f.evaluate<{ checked: boolean; name: string; detail: string; colour: string } | null>(`(() => {
+            const b = document.querySelector('.run-list vscode-checkbox[data-run-id=${JSON.stringify(id)}]');
+            return b && { checked: !!b.checked, name: b.querySelector('.run-name')?.textContent ?? '', detail: b.querySelector('.run-detail')?.textContent ?? '', colour: b.querySelector('.swatch')?.style.backgroundColor ?? '' };
+          })()`),
+        ),
+      );
+      const [e8, e4] = entries;
+      if (!e8 || !e4) throw new Error(`a compared run is missing from the Loss tab's run list (${run8}: ${String(!!e8)}, ${run4}: ${String(!!e4)})`);
+      if (!e8.checked || !e4.checked) throw new Error('Compare Runs did not select both runs in the Loss tab');
+      if (!e8.detail.includes(tag(run8)) || !e4.detail.includes(tag(run4))) throw new Error(`the entries do not show their short ids: "${e8.detail}" / "${e4.detail}"`);
+      if (e8.name !== 'ui-apart' || e4.name !== 'ui-apart') throw new Error(`names: ${e8.name} / ${e4.name}`);
+      if (e8.colour === e4.colour) throw new Error(`both runs are drawn in ${e8.colour}`);
+      await page.waitForTimeout(300);
+      await shot(page, '11b-compare-loss');
+      return `${tries > 1 ? `(Compare Runs took ${tries} tries) ` : ''}${columns.map((c) => `${c.head}: ${c.note}`).join(' | ')}; Loss tab: "${e8.name} ${e8.detail}" vs "${e4.name} ${e4.detail}"`;
     });
     void trainingRun;
   } finally {

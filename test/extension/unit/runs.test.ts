@@ -13,7 +13,7 @@ import { decodeProbe, encodeProbe, type ModelProbe } from '../../../src/core/tra
 import { RUNS_DIR } from '../../../src/run-format/run-dir';
 import { DashboardController } from '../../../src/extension/dashboard/controller';
 import { probeMessage } from '../../../src/extension/dashboard/probe-file';
-import { displayState, RunRegistry } from '../../../src/extension/runs/registry';
+import { displayState, isResumable, RunRegistry } from '../../../src/extension/runs/registry';
 import { runDescription, runPickItem } from '../../../src/extension/runs/labels';
 import { readRunInfo } from '../../../src/run-format/run-dir';
 import { readFileSync } from 'node:fs';
@@ -516,4 +516,12 @@ test('requestProbe is answered with the probe, or probeMissing; exportFile is sa
   assert.equal(saved.length, 1);
   assert.equal(logs.filter((l) => l.startsWith('warn dashboard: dropped')).length, 3);
   controller.dispose();
+});
+
+test('a cancelled run offers Resume only when it holds a checkpoint (cancelled while a resume was setting up)', () => {
+  assert.equal(isResumable('cancelled', false, false), false, 'cancelled before its first checkpoint: nothing to continue');
+  assert.equal(isResumable('cancelled', false, true), true);
+  assert.equal(isResumable('cancelled', true, true), false, 'not while it is live');
+  assert.equal(isResumable('completed', false, true), false);
+  assert.equal(isResumable('interrupted', false, false), true, 'an interrupted run is offered Resume; without a checkpoint, Resume offers Start over');
 });
