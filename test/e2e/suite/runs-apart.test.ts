@@ -14,7 +14,7 @@ import * as assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { readRunInfo, runPaths } from '../../../src/core/train/run-dir';
+import { readRunInfo, runPaths } from '../../../src/run-format';
 import type { RunRecord } from '../../../src/extension/runs/registry';
 import { RunsTreeProvider } from '../../../src/extension/runs/tree';
 import { api, waitFor, workspaceRoot } from './util';
