@@ -79,7 +79,13 @@ const Float32Data = (): TUnsafe<Float32Array> => Type.Unsafe<Float32Array>({ [Ki
 export const RUN_STATES = [...TRAINER_STATES, ...DONE_REASONS, 'interrupted'] as const;
 export type RunState = (typeof RUN_STATES)[number];
 
-/** One step of a run. `loss` is the training loss, `valLoss`/`valAccuracy` the evaluation at that step, `lr` the learning rate. */
+/**
+ * One step of a run. `loss` is the training loss, `valLoss`/`valAccuracy` the evaluation at that step, `lr` the
+ * learning rate. `tokens`, `flops` and `trainingMs` are cumulative through this step over the steps the run kept
+ * (`run-format/totals.ts`: no reset and no double count across a resume): tokens processed, training FLOPs by the
+ * cost model, and training time (the sum of step times: no evaluation, checkpoints or pauses). The dashboard's
+ * Loss view plots against any of them.
+ */
 export const MetricPointSchema = Type.Object(
   {
     step: Count(),
@@ -87,6 +93,9 @@ export const MetricPointSchema = Type.Object(
     valLoss: Type.Optional(Type.Number()),
     valAccuracy: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
     lr: Type.Optional(NonNegative()),
+    tokens: Type.Optional(NonNegative()),
+    flops: Type.Optional(NonNegative()),
+    trainingMs: Type.Optional(NonNegative()),
   },
   { additionalProperties: false },
 );

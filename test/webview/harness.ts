@@ -138,7 +138,9 @@ export interface ChartInfo {
   type: string;
   labels: unknown[];
   datasets: { label: string; role?: string; runId?: string; kind?: string; hidden: boolean; data: unknown[]; borderColor: unknown; backgroundColor: unknown }[];
-  scales: Record<string, { type: string; min: number; max: number; tickColor: unknown; gridColor: unknown }>;
+  scales: Record<string, { type: string; min: number; max: number; title: string; ticks: number[]; tickColor: unknown; gridColor: unknown }>;
+  area: { left: number; top: number; right: number; bottom: number };
+  tooltip?: { title: string[]; body: string[] };
   width: number;
   height: number;
 }

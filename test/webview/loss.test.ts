@@ -106,7 +106,7 @@ test('the smoothing slider applies a debiased EMA to the training curve (checked
 test('log-scale steps: a logarithmic x axis without step 0', async () => {
   await withDashboard(async (d) => {
     await d.send(snapshot);
-    await d.page.locator('.loss-view vscode-checkbox[label="Log-scale steps"]').click();
+    await d.page.locator('.loss-view vscode-checkbox[label="Log scale"]').click();
     await d.settled();
     const chart = (await d.charts()).loss!;
     assert.equal(chart.scales.x!.type, 'logarithmic');
@@ -117,7 +117,7 @@ test('log-scale steps: a logarithmic x axis without step 0', async () => {
     // The EMA starts at the first plotted point.
     assert.ok(near(dataset(chart, 'run-a', 'train').data[0]!.y, A[1]!.loss!));
     // Space toggles it back: the checkbox is keyboard-usable.
-    await d.page.locator('.loss-view vscode-checkbox[label="Log-scale steps"]').focus();
+    await d.page.locator('.loss-view vscode-checkbox[label="Log scale"]').focus();
     await d.page.keyboard.press('Space');
     await d.settled();
     assert.equal((await d.charts()).loss!.scales.x!.type, 'linear');
@@ -242,13 +242,15 @@ test('export: PNG (a data URL the host can decode, on the theme background) and 
 
     assert.ok(csv && csv.type === 'exportFile' && csv.kind === 'csv' && csv.name === 'loss.csv');
     const lines = csv.data.trimEnd().split('\r\n');
-    assert.equal(lines[0], 'run_id,run_name,step,loss,loss_smoothed_0.60,val_loss,val_accuracy,learning_rate');
+    assert.equal(lines[0], 'run_id,run_name,step,tokens,training_flops,training_time_s,loss,loss_smoothed_0.60,val_loss,val_accuracy,learning_rate');
     assert.equal(lines.length, 1 + A.length + B.length);
     const row = lines.find((l) => l.startsWith('run-b,bert-mini,200,'))!.split(',');
     const b200 = B[199]!;
-    assert.equal(Number(row[3]), b200.loss);
-    assert.ok(near(Number(row[4]), ema(B.map((p) => p.loss!), 0.6)[199]!));
-    assert.equal(Number(row[5]), b200.valLoss);
+    assert.deepEqual(row.slice(3, 6), ['', '', ''], 'a run without compute totals leaves those columns empty');
+    assert.equal(Number(row[6]), b200.loss);
+    assert.ok(near(Number(row[7]), ema(B.map((p) => p.loss!), 0.6)[199]!));
+    assert.equal(Number(row[8]), b200.valLoss);
+    assert.equal(Number(row[10]), b200.lr);
   });
 });
 
@@ -279,5 +281,145 @@ test('invalid messages are dropped with a logged reason and the view keeps worki
     // Still alive: the chart has its data and takes new points.
     await d.send({ type: 'metrics', runId: 'run-a', points: [{ step: 2001, loss: 1.9 }] });
     assert.equal(dataset((await d.charts()).loss!, 'run-a', 'train-raw').data.length, A.length + 1);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Issue #12: compute axes
+
+/**
+ * A run whose points carry the cumulative totals the host computes (run-format/totals.ts), worked out here from
+ * per-step amounts: 4096 tokens and 3 GFLOPs a step (6 GFLOPs from step 101 on: a bigger batch), 200 ms a step
+ * (350 ms from step 151).
+ */
+function computePoints(n: number, seed: number): { points: MetricPoint[]; tokens: number[]; flops: number[]; seconds: number[] } {
+  const points = lossPoints(n, seed, { evalEvery: 50 });
+  const tokens: number[] = [];
+  const flops: number[] = [];
+  const seconds: number[] = [];
+  let t = 0;
+  let f = 0;
+  let ms = 0;
+  for (const p of points) {
+    t += p.step > 100 ? 8192 : 4096;
+    f += p.step > 100 ? 6e9 : 3e9;
+    ms += p.step > 150 ? 350 : 200;
+    Object.assign(p, { tokens: t, flops: f, trainingMs: ms });
+    tokens.push(t);
+    flops.push(f);
+    seconds.push(ms / 1000);
+  }
+  return { points, tokens, flops, seconds };
+}
+
+const C = computePoints(300, 11);
+const computeSnapshot = { type: 'snapshot' as const, runs: [run('run-c', 'groupbert-mini', C.points), run('run-b', 'bert-mini', B, { state: 'completed' })], selectedRunIds: ['run-c'], costs: [] };
+const chooseAxis = async (d: Parameters<Parameters<typeof withDashboard>[0]>[0], axis: string) => {
+  await d.page.locator(`.loss-view [data-control=loss-x] vscode-radio[value=${axis}]`).click();
+  await d.settled();
+};
+
+test('issue #12: the x-axis switches between step, tokens, training FLOPs and training time: the x values are the cumulative totals', async () => {
+  await withDashboard(async (d) => {
+    await d.send(computeSnapshot);
+    for (const [axis, xs, title] of [
+      ['flops', C.flops, 'training FLOPs (cost model)'],
+      ['tokens', C.tokens, 'tokens'],
+      ['time', C.seconds, 'training time (sum of step times: no evaluation, checkpoints or pauses)'],
+    ] as const) {
+      await chooseAxis(d, axis);
+      const chart = (await d.charts()).loss!;
+      assert.equal(chart.scales.x!.title, title);
+      const raw = dataset(chart, 'run-c', 'train-raw').data;
+      assert.deepEqual(raw.map((p) => p.x), xs, `${axis}: every training point at its cumulative total`);
+      assert.deepEqual(raw.map((p) => p.y), C.points.map((p) => p.loss));
+      const val = dataset(chart, 'run-c', 'val').data;
+      assert.deepEqual(val.map((p) => p.x), C.points.filter((p) => p.valLoss !== undefined).map((p) => xs[p.step - 1]), `${axis}: validation points at their steps' totals`);
+      // The axis ends at the run's total (not a rounder tick past it).
+      assert.ok(near(chart.scales.x!.max, xs[xs.length - 1]!, 1e-9), `${axis}: x max ${chart.scales.x!.max} ≠ ${xs[xs.length - 1]}`);
+      assert.equal((await d.state() as { xAxis?: string }).xAxis, axis, 'persisted with setState');
+    }
+    // The time axis (0.2 s … 82.5 s, at most about 8 ticks: 82.3 s / 8 = 10.3 s, so the round step is 20 s) has
+    // its ticks at round values, not counted from its first value.
+    const ticks = (await d.charts()).loss!.scales.x!.ticks;
+    assert.deepEqual(ticks.map((t) => Math.round(t * 1e6) / 1e6), [20, 40, 60, 80]);
+    // Step 300's total FLOPs: 100 × 3 G + 200 × 6 G = 1.5 TFLOP; its training time 150 × 0.2 + 150 × 0.35 s = 82.5 s.
+    assert.equal(C.flops[299], 1.5e12);
+    assert.equal(C.seconds[299], 82.5);
+    assert.match((await d.page.locator('#loss-chart').getAttribute('aria-label')) ?? '', /against training time .*last training loss [\d.]+ at 1 min 23 s training/);
+    // A run without totals (recorded before them) has nothing to plot against compute, and the view says so.
+    await d.page.locator('.run-list vscode-checkbox[data-run-id="run-c"]').click();
+    await d.page.locator('.run-list vscode-checkbox[data-run-id="run-b"]').click();
+    await d.settled();
+    assert.equal(dataset((await d.charts()).loss!, 'run-b', 'train-raw').data.length, 0);
+    assert.match(await d.page.locator('.loss-view .empty').innerText(), /recorded no training time: choose another x-axis/);
+    await chooseAxis(d, 'step');
+    const chart = (await d.charts()).loss!;
+    assert.equal(chart.scales.x!.title, 'step');
+    assert.deepEqual(dataset(chart, 'run-b', 'train-raw').data.map((p) => p.x), B.map((p) => p.step));
+  });
+});
+
+test('issue #12: the chosen axis survives a reload (restored from getState), and log scale applies to it', async () => {
+  await withDashboard(
+    async (d) => {
+      await d.send(computeSnapshot);
+      let chart = (await d.charts()).loss!;
+      assert.equal(chart.scales.x!.title, 'training FLOPs (cost model)', 'the persisted axis');
+      await d.page.locator('.loss-view vscode-checkbox[label="Log scale"]').click();
+      await d.settled();
+      chart = (await d.charts()).loss!;
+      assert.equal(chart.scales.x!.type, 'logarithmic');
+      assert.equal(chart.scales.x!.title, 'training FLOPs (cost model) (log scale)');
+      assert.deepEqual(dataset(chart, 'run-c', 'train-raw').data.map((p) => p.x), C.flops);
+      assert.equal(chart.scales.x!.min, 3e9, 'a log axis from the first step\'s FLOPs');
+      assert.equal(chart.scales.x!.max, 1.5e12);
+    },
+    { state: { v: 1, tab: 'loss', smoothing: 0.6, xAxis: 'flops', logX: false, costPass: 'forward', costDisplay: 'chart', attention: { runId: null, layer: 0, head: -1, step: null } } },
+  );
+});
+
+test('issue #12: the tooltip gives step, tokens, training FLOPs, training time and the learning rate of the point under the pointer', async () => {
+  await withDashboard(async (d) => {
+    await d.send(computeSnapshot);
+    await chooseAxis(d, 'flops');
+    const chart = (await d.charts()).loss!;
+    // Point at step 200 (an evaluation step): 100 × 3 G + 100 × 6 G = 900 GFLOP.
+    const p = C.points[199]!;
+    assert.equal(p.flops, 9e11);
+    const { area } = chart;
+    const sx = chart.scales.x!;
+    const sy = chart.scales.y!;
+    const px = area.left + ((p.flops! - sx.min) / (sx.max - sx.min)) * (area.right - area.left);
+    const py = area.bottom - ((p.loss! - sy.min) / (sy.max - sy.min)) * (area.bottom - area.top);
+    const box = (await d.page.locator('#loss-chart').boundingBox())!;
+    await d.page.mouse.move(box.x + px, box.y + py);
+    await d.settled();
+    const tip = (await d.charts()).loss!.tooltip;
+    assert.ok(tip, 'a tooltip is up');
+    assert.deepEqual(tip.title, ['900 GFLOP']);
+    assert.equal(p.lr, 1e-4);
+    const details = 'step 200 · 1.23 M tokens · 900 GFLOP · 47.5 s training · lr 1.00e-4';
+    // 100 × 4096 + 100 × 8192 tokens; 150 × 0.2 s + 50 × 0.35 s.
+    assert.equal(C.tokens[199], 1228800);
+    assert.equal(C.seconds[199], 47.5);
+    assert.ok(tip.body.includes(details), `the tooltip says "${details}": ${JSON.stringify(tip.body)}`);
+    assert.ok(tip.body.some((l) => /^groupbert-mini #run-c · validation: /.test(l)), 'the validation point at that step too');
+  });
+});
+
+test('issue #12: CSV export has the tokens, training FLOPs and training time columns', async () => {
+  await withDashboard(async (d) => {
+    await d.send(computeSnapshot);
+    await d.page.locator('[data-action=export-loss-csv]').click();
+    const m = (await d.posted()).find((x) => x.type === 'exportFile');
+    assert.ok(m && m.type === 'exportFile' && parseFromWebviewMessage(m).ok);
+    const lines = m.data.trimEnd().split('\r\n');
+    assert.equal(lines[0], 'run_id,run_name,step,tokens,training_flops,training_time_s,loss,loss_smoothed_0.60,val_loss,val_accuracy,learning_rate');
+    const row = lines.find((l) => l.startsWith('run-c,groupbert-mini,150,'))!.split(',');
+    // Step 150: 100 × 4096 + 50 × 8192 tokens, 100 × 3 G + 50 × 6 G FLOPs, 150 × 0.2 s.
+    assert.deepEqual(row.slice(2, 6).map(Number), [150, 819200, 6e11, 30]);
+    assert.equal(Number(row[6]), C.points[149]!.loss);
+    assert.equal(Number(row[8]), C.points[149]!.valLoss);
   });
 });

@@ -243,7 +243,22 @@ test('viridis: the matplotlib endpoints and midpoint, and monotone lightness', (
   assert.deepEqual(viridis(NaN), viridis(0));
 });
 
+test('issue #12: metric points carry cumulative tokens, FLOPs and training time; negative or non-finite ones are refused', () => {
+  const point = { step: 7, loss: 2.5, lr: 1e-4, tokens: 28672, flops: 2.1e10, trainingMs: 1400.5 };
+  const ok = parseToWebviewMessage(toWebview({ type: 'metrics', runId: 'r1', points: [point] }));
+  assert.ok(ok.ok && ok.message.type === 'metrics' && ok.message.points[0]!.flops === 2.1e10);
+  assert.ok(parseToWebviewMessage(toWebview({ type: 'snapshot', runs: [run('r1', 'first', [point])], selectedRunIds: ['r1'], costs: [] })).ok);
+  for (const field of ['tokens', 'flops', 'trainingMs'] as const) {
+    assert.match(rejectTo({ v: 1, type: 'metrics', runId: 'r1', points: [{ ...point, [field]: -1 }] }), new RegExp(`points/0/${field}`));
+    assert.match(rejectTo({ v: 1, type: 'metrics', runId: 'r1', points: [{ ...point, [field]: Number.POSITIVE_INFINITY }] }), new RegExp(`points/0/${field}`));
+    assert.match(rejectTo({ v: 1, type: 'snapshot', runs: [run('r1', 'first', [{ ...point, [field]: Number.NaN }])], selectedRunIds: [], costs: [] }), new RegExp(`${field} is NaN`));
+  }
+});
+
 test('persisted view state is read field by field; garbage gets defaults', () => {
+  assert.equal(sanitizeViewState({ v: 1, xAxis: 'flops' }).xAxis, 'flops');
+  assert.equal(sanitizeViewState({ v: 1, xAxis: 'parsecs' }).xAxis, 'step');
+  assert.equal(defaultViewState().xAxis, 'step');
   assert.deepEqual(sanitizeViewState(undefined), defaultViewState());
   assert.deepEqual(sanitizeViewState({ v: 2, tab: 'costs' }), defaultViewState());
   const s = sanitizeViewState({ v: 1, tab: 'attention', smoothing: 5, logX: 'yes', costPass: 'backward', costDisplay: 'pie', attention: { runId: 'r', layer: 2, head: -7, step: 300 } });

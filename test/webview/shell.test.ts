@@ -143,7 +143,7 @@ test('view state is saved with setState and restored from getState on load', asy
     await slider.focus();
     await d.page.keyboard.press('End');
     for (let i = 0; i < 19; i++) await d.page.keyboard.press('ArrowLeft');
-    await d.page.locator('.loss-view vscode-checkbox[label="Log-scale steps"]').click();
+    await d.page.locator('.loss-view vscode-checkbox[label="Log scale"]').click();
     await d.showTab('Attention vs Conv');
     await d.page.locator('[data-control=probe-layer]').focus();
     await d.page.keyboard.press('Space');
@@ -158,7 +158,7 @@ test('view state is saved with setState and restored from getState on load', asy
     await d.page.locator('[data-control=cost-pass] vscode-radio[value=backward]').click();
     await d.settled();
     saved = await d.state();
-    assert.deepEqual(saved, { v: 1, tab: 'costs', smoothing: 0.8, logX: true, costPass: 'backward', costDisplay: 'table', attention: { runId: 'run-a', layer: 1, head: 2, step: null } });
+    assert.deepEqual(saved, { v: 1, tab: 'costs', smoothing: 0.8, xAxis: 'step', logX: true, costPass: 'backward', costDisplay: 'table', attention: { runId: 'run-a', layer: 1, head: 2, step: null } });
   });
 
   // A new page (the panel revived after a restart or after being hidden) with that state.

@@ -21,7 +21,11 @@ export interface ChartInfo {
   type: string;
   labels: unknown[];
   datasets: ChartDatasetInfo[];
-  scales: Record<string, { type: string; min: number; max: number; tickColor: unknown; gridColor: unknown }>;
+  scales: Record<string, { type: string; min: number; max: number; title: string; ticks: number[]; tickColor: unknown; gridColor: unknown }>;
+  /** The plot area in CSS pixels of the canvas (where a data value is drawn, to point at it). */
+  area: { left: number; top: number; right: number; bottom: number };
+  /** What the tooltip shows while one is up: its title lines and its body lines (each item's label and after-label). */
+  tooltip?: { title: string[]; body: string[] };
   width: number;
   height: number;
 }
@@ -40,9 +44,12 @@ export function chartInfo(): Record<string, ChartInfo> {
   for (const [id, chart] of charts) {
     const scales: ChartInfo['scales'] = {};
     for (const [key, scale] of Object.entries(chart.scales)) {
-      const opts = scale.options as { ticks?: { color?: unknown }; grid?: { color?: unknown } };
-      scales[key] = { type: scale.type, min: scale.min, max: scale.max, tickColor: opts.ticks?.color, gridColor: opts.grid?.color };
+      const opts = scale.options as { ticks?: { color?: unknown }; grid?: { color?: unknown }; title?: { text?: unknown } };
+      const title = opts.title?.text;
+      scales[key] = { type: scale.type, min: scale.min, max: scale.max, title: Array.isArray(title) ? title.join(' ') : typeof title === 'string' ? title : '', ticks: scale.ticks.map((t) => t.value), tickColor: opts.ticks?.color, gridColor: opts.grid?.color };
     }
+    const tip = chart.tooltip;
+    const tooltip = tip && tip.opacity > 0 && tip.getActiveElements().length > 0 ? { title: [...tip.title], body: tip.body.flatMap((b) => [...b.before, ...b.lines, ...b.after]) } : undefined;
     out[id] = {
       type: (chart.config as { type: string }).type,
       labels: [...(chart.data.labels ?? [])],
@@ -60,6 +67,8 @@ export function chartInfo(): Record<string, ChartInfo> {
         };
       }),
       scales,
+      area: { left: chart.chartArea.left, top: chart.chartArea.top, right: chart.chartArea.right, bottom: chart.chartArea.bottom },
+      ...(tooltip ? { tooltip } : {}),
       width: chart.width,
       height: chart.height,
     };

@@ -1,7 +1,7 @@
 /**
  * What the dashboard holds. `DataStore`: the host's data as last sent (runs and their points, cost reports, a
  * small cache of probes); the host owns it and replays it in a `snapshot`, so none of it is persisted here.
- * `ViewState`: what the user chose (tab, smoothing, log-x, cost pass, layer/head/step), persisted with
+ * `ViewState`: what the user chose (tab, smoothing, x-axis, log-x, cost pass, layer/head/step), persisted with
  * `setState` and restored from `getState` on load.
  */
 import {
@@ -25,6 +25,9 @@ export type TabId = (typeof TABS)[number];
 type TabsMatch = [TabId] extends [DashboardView] ? ([DashboardView] extends [TabId] ? true : false) : false;
 const tabsMatch: TabsMatch = true;
 void tabsMatch;
+/** What the Loss view's x-axis measures: steps, or tokens, training FLOPs or training time through each step. */
+export const X_AXES = ['step', 'tokens', 'flops', 'time'] as const;
+export type XAxis = (typeof X_AXES)[number];
 export const COST_PASSES = ['forward', 'backward', 'both'] as const;
 export type CostPass = (typeof COST_PASSES)[number];
 export const COST_DISPLAYS = ['chart', 'table'] as const;
@@ -38,6 +41,8 @@ export interface ViewState {
   tab: TabId;
   /** EMA weight in [0, 0.99]. */
   smoothing: number;
+  /** The Loss view's x-axis. */
+  xAxis: XAxis;
   logX: boolean;
   costPass: CostPass;
   costDisplay: CostDisplay;
@@ -45,7 +50,7 @@ export interface ViewState {
 }
 
 export function defaultViewState(): ViewState {
-  return { v: 1, tab: 'loss', smoothing: 0.6, logX: false, costPass: 'forward', costDisplay: 'chart', attention: { runId: null, layer: 0, head: HEAD_AVERAGE, step: null } };
+  return { v: 1, tab: 'loss', smoothing: 0.6, xAxis: 'step', logX: false, costPass: 'forward', costDisplay: 'chart', attention: { runId: null, layer: 0, head: HEAD_AVERAGE, step: null } };
 }
 
 export const MAX_SMOOTHING = 0.99;
@@ -64,6 +69,7 @@ export function sanitizeViewState(raw: unknown): ViewState {
     v: 1,
     tab: oneOf(TABS, raw.tab, d.tab),
     smoothing,
+    xAxis: oneOf(X_AXES, raw.xAxis, d.xAxis),
     logX: typeof raw.logX === 'boolean' ? raw.logX : d.logX,
     costPass: oneOf(COST_PASSES, raw.costPass, d.costPass),
     costDisplay: oneOf(COST_DISPLAYS, raw.costDisplay, d.costDisplay),

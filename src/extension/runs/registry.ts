@@ -14,6 +14,7 @@ import { compareRunsNewestFirst, type MetricPoint, type RunInfo as DashboardRunI
 import { readMetricEvents } from '../../run-format/metrics';
 import { effectiveRunState, isPidAlive, isRunId, readRunInfo, runPaths, updateRunInfo, type RunInfo } from '../../run-format/run-dir';
 import { probeStepsOnDisk } from '../../run-format/probes';
+import { accumulateTotals, type StepTotals } from '../../run-format/totals';
 
 export interface RunRecord {
   runId: string;
@@ -106,6 +107,8 @@ export interface History {
   record: RunRecord;
   /** An evaluation has been seen (the best loss is then the best evaluation loss). */
   evalSeen: boolean;
+  /** Tokens, FLOPs and training time through each kept step (`run-format/totals.ts`), ascending. */
+  totals: StepTotals[];
 }
 
 /**
@@ -145,6 +148,7 @@ export function applyToHistory(entry: History, m: TrainerMessage): MetricPoint |
   const r = entry.record;
   switch (m.type) {
     case 'started':
+      accumulateTotals(entry.totals, m);
       supersedeAfter(entry, m.step);
       r.backend = m.backend.name;
       r.step = m.step;
@@ -152,12 +156,15 @@ export function applyToHistory(entry: History, m: TrainerMessage): MetricPoint |
       return undefined;
     case 'metrics': {
       // A step recorded again (a history that restarted without a `started` line, as old runs' files may hold):
-      // the later value replaces the earlier one and everything after it, never merges with it.
-      if (entry.points.get(m.step)?.loss !== undefined) {
+      // the later value replaces the earlier one and everything after it, never merges with it (the totals'
+      // rule: a step at or before the last one recorded starts the history again from there).
+      const last = entry.totals[entry.totals.length - 1];
+      if (entry.points.get(m.step)?.loss !== undefined || (last !== undefined && last.step >= m.step)) {
         supersedeAfter(entry, m.step);
         entry.points.delete(m.step);
       }
-      mergePoint(entry.points, { step: m.step, loss: m.loss, lr: m.learningRate });
+      const totals = accumulateTotals(entry.totals, m) as StepTotals;
+      mergePoint(entry.points, { step: m.step, loss: m.loss, lr: m.learningRate, ...totalsFields(totals) });
       r.step = Math.max(r.step, m.step);
       r.lastLoss = m.loss;
       if (!entry.evalSeen) {
@@ -207,6 +214,11 @@ export function probeFileOf(m: Extract<TrainerMessage, { type: 'probes' }>): str
   if (m.path.endsWith('.probe')) return m.path;
   const file = m.summary.file;
   return typeof file === 'string' && file.endsWith('.probe') ? file : undefined;
+}
+
+/** A point's cumulative fields; tokens and FLOPs only when recorded (a job without a cost model reports 0 FLOPs). */
+function totalsFields(t: StepTotals): Pick<MetricPoint, 'tokens' | 'flops' | 'trainingMs'> {
+  return { ...(t.tokens > 0 ? { tokens: t.tokens } : {}), ...(t.flops > 0 ? { flops: t.flops } : {}), trainingMs: t.trainingMs };
 }
 
 function minLoss(a: number | undefined, b: number): number {
@@ -326,7 +338,7 @@ export class RunRegistry {
       ...(entry?.record.specSource ? { specSource: entry.record.specSource } : {}),
     };
     if (!entry) {
-      entry = { record, points: new Map(), probeSteps: new Set(), evalSeen: false, historySize: -1, historyLoaded: false, ...(info ? { info } : {}) };
+      entry = { record, points: new Map(), probeSteps: new Set(), evalSeen: false, totals: [], historySize: -1, historyLoaded: false, ...(info ? { info } : {}) };
       this.entries.set(runId, entry);
     } else {
       const { bestLoss, bestKind, lastLoss } = entry.record;
@@ -347,13 +359,14 @@ export class RunRegistry {
     }
     if (entry.historyLoaded && size === entry.historySize) return;
     const history = await readMetricEvents(entry.record.dir);
-    const fresh: History = { points: new Map<number, MetricPoint>(), probeSteps: new Set<number>(), evalSeen: false, record: { ...entry.record, bestLoss: undefined, bestKind: undefined, lastLoss: undefined } as RunRecord };
+    const fresh: History = { points: new Map<number, MetricPoint>(), probeSteps: new Set<number>(), evalSeen: false, totals: [], record: { ...entry.record, bestLoss: undefined, bestKind: undefined, lastLoss: undefined } as RunRecord };
     const keep = { state: entry.record.state, step: entry.record.step, totalSteps: entry.record.totalSteps, backend: entry.record.backend };
     for (const m of history.events) applyToHistory(fresh, m);
     for (const step of await probeStepsOnDisk(entry.record.dir)) fresh.probeSteps.add(step);
     entry.points = fresh.points;
     entry.probeSteps = fresh.probeSteps;
     entry.evalSeen = fresh.evalSeen;
+    entry.totals = fresh.totals;
     entry.record = {
       ...entry.record,
       // run.json is the truth for state and steps; the history adds losses (and a backend for old run.json files).
@@ -380,7 +393,7 @@ export class RunRegistry {
     const record: RunRecord = { ...base, name: base.displayName || options.name || base.name, state: 'starting', live: true, resumable: false, ...(options.specSource ? { specSource: options.specSource } : {}) };
     delete record.message;
     if (!entry) {
-      entry = { record, points: new Map(), probeSteps: new Set(), evalSeen: false, historySize: -1, historyLoaded: true };
+      entry = { record, points: new Map(), probeSteps: new Set(), evalSeen: false, totals: [], historySize: -1, historyLoaded: true };
       this.entries.set(runId, entry);
     } else {
       entry.record = record;

@@ -3,7 +3,8 @@
  * Opens a spec, sees the CodeLens, triggers suggestions and a hover, opens the dashboard, runs "ConvBERT: Train"
  * from the command palette, watches the loss curve grow in the dashboard, and sees the attention and conv
  * heatmaps and the costs render, then trains one spec at batch 8 and at batch 4 and compares the two runs from the
- * Runs view (each Costs column notes its own batch × sequence; the Loss tab tells the runs apart). Screenshots go to
+ * Runs view (each Costs column notes its own batch × sequence; the Loss tab tells the runs apart), and plots the
+ * first run's loss against training FLOPs (issue #12). Screenshots go to
  * $SHOTS (test-results/e2e/). Ends with "ui: N passed, M failed".
  *
  *   BASE=… WS=… EXT=… SHOTS=… PROFILE_ROOT=… [EXT_ENV=<json>] [REFERENCE_RUN=<run id>] npx tsx test/e2e/drivers/ui.ts
@@ -64,8 +65,8 @@ async function canvasColours(frame: Frame, selector: string): Promise<number> {
   })()`);
 }
 
-async function clickTab(frame: Frame, tab: string): Promise<void> {
-  await frame.click(`vscode-tab-header[data-tab="${tab}"]`);
+async function clickTab(frame: Frame, tab: string, timeout = 30_000): Promise<void> {
+  await frame.click(`vscode-tab-header[data-tab="${tab}"]`, { timeout });
   await frame.evaluate('window.__convbertDashboard.settled()');
 }
 
@@ -332,11 +333,14 @@ async function main(): Promise<number> {
         return ended.id;
       };
       writeFileSync(file, spec(8));
-      await page.keyboard.press('Escape');
-      await page.keyboard.press('Control+P');
-      await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
-      await page.keyboard.type('ui-apart.convbert.json');
-      await page.waitForSelector('.quick-input-list .monaco-list-row[aria-label*="ui-apart.convbert.json"]', { timeout: 15_000 });
+      // Quick Open may not list a file written a moment ago (its file search lags): ask again until it does.
+      await until('ui-apart.convbert.json in Quick Open', async () => {
+        await page.keyboard.press('Escape');
+        await page.keyboard.press('Control+P');
+        await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+        await page.keyboard.type('ui-apart.convbert.json');
+        return page.waitForSelector('.quick-input-list .monaco-list-row[aria-label*="ui-apart.convbert.json"]', { timeout: 3000 }).then(() => true, () => false);
+      }, 45_000, 500);
       await page.keyboard.press('Enter');
       await until('the ui-apart editor', async () => (await editorText()).includes('"name": "ui-apart"'), 15_000, 200);
       const run8 = await train(8);
@@ -373,10 +377,14 @@ async function main(): Promise<number> {
         if (attempt === 1) await shot(page, '11a-runs-compare-menu');
         const clicked = await page.locator('.monaco-menu .action-item', { hasText: 'Compare Runs' }).first().click({ timeout: 5000 }).then(() => true, () => false);
         if (!clicked) continue;
-        const frame = await dashboardFrame(page); // the panel is revealed (its frame made anew if it was hidden)
-        f = frame;
-        await clickTab(frame, 'costs');
-        columns = await until('two cost columns, one per compared run', () => twoColumns(frame), attempt === 3 ? 30_000 : 8000).catch(() => undefined);
+        try {
+          const frame = await dashboardFrame(page); // the panel is revealed (its frame made anew if it was hidden)
+          f = frame;
+          await clickTab(frame, 'costs', 10_000);
+          columns = await until('two cost columns, one per compared run', () => twoColumns(frame), attempt === 3 ? 30_000 : 8000).catch(() => undefined);
+        } catch {
+          columns = undefined; // a frame replaced under us: the next try finds the new one
+        }
       }
       if (!columns || !f) throw new Error(`no two cost columns, one per compared run, after three tries of Compare Runs; columns: ${JSON.stringify(cols)}`);
       // The Costs tab: each column headed by its run's short id, noting its own batch × sequence.
@@ -393,6 +401,7 @@ async function main(): Promise<number> {
       await shot(page, '11-compare-costs-second-column');
 
       // The Loss tab: both runs in the run list, checked, each with its own short id and its own colour.
+      f = await dashboardFrame(page);
       await clickTab(f, 'loss');
       const entries = await Promise.all(
         [run8, run4].map((id) =>
@@ -412,7 +421,45 @@ async function main(): Promise<number> {
       await shot(page, '11b-compare-loss');
       return `${tries > 1 ? `(Compare Runs took ${tries} tries) ` : ''}${columns.map((c) => `${c.head}: ${c.note}`).join(' | ')}; Loss tab: "${e8.name} ${e8.detail}" vs "${e4.name} ${e4.detail}"`;
     });
-    void trainingRun;
+    await check('issue #12: the Loss tab plots the trained run against training FLOPs: axis title, and the x range is the run\'s cumulative FLOPs', async () => {
+      if (process.env.E2E_JOB === 'toy') return 'skipped: the toy job has no cost model';
+      if (!trainingRun) throw new Error('no trained run from the Train check');
+      const run = trainingRun;
+      // The run's training FLOPs, summed here from its metrics.jsonl (each step: FLOPs per second × step time).
+      const lines = readFileSync(path.join(WS as string, '.convbert', 'runs', run, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"type":"metrics"'));
+      const steps = lines.map((l) => JSON.parse(l) as { step: number; flopsPerSecond: number; stepMs: number });
+      const first = (steps[0]!.flopsPerSecond * steps[0]!.stepMs) / 1000;
+      const total = steps.reduce((sum, m) => sum + (m.flopsPerSecond * m.stepMs) / 1000, 0);
+      if (!(first > 0)) throw new Error(`the run recorded no FLOPs: ${lines[0]?.slice(0, 200) ?? 'no metrics'}`);
+      // The panel may be behind an editor after the checks above: Open Dashboard reveals it.
+      await page.keyboard.press('Escape');
+      await command(page, 'ConvBERT: Open Dashboard');
+      const f = await dashboardFrame(page);
+      await clickTab(f, 'loss');
+      // Only the trained run: tick it, untick the others.
+      const boxes = await f.evaluate<{ id: string; checked: boolean }[]>(`[...document.querySelectorAll('.run-list vscode-checkbox')].map((b) => ({ id: b.getAttribute('data-run-id'), checked: !!b.checked }))`);
+      for (const b of boxes) {
+        if (b.checked !== (b.id === run)) {
+          await f.click(`.run-list vscode-checkbox[data-run-id="${b.id}"]`);
+          await f.evaluate('window.__convbertDashboard.settled()');
+        }
+      }
+      await f.click('.loss-view [data-control=loss-x] vscode-radio[value=flops]');
+      const info = await until('the FLOPs axis', async () => {
+        const all = await f.evaluate<Record<string, { scales: Record<string, { min: number; max: number; title: string }>; datasets: { runId?: string; role?: string; data: { x: number }[] }[] }>>('window.__convbertDashboard.settled().then(() => JSON.parse(JSON.stringify(window.__convbertDashboard.charts())))');
+        const loss = all.loss;
+        return loss && loss.scales.x?.title === 'training FLOPs (cost model)' && loss.datasets.every((d) => d.runId === run) ? loss : undefined;
+      }, 15_000, 300);
+      const x = info.scales.x!;
+      const rel = (a: number, b: number) => Math.abs(a - b) / b;
+      if (rel(x.max, total) > 0.01) throw new Error(`the x axis ends at ${x.max}, the run's cumulative FLOPs are ${total}`);
+      if (rel(x.min, first) > 0.01) throw new Error(`the x axis starts at ${x.min}, the run's first step has ${first} FLOPs`);
+      const raw = info.datasets.find((d) => d.role === 'train-raw')!;
+      if (raw.data.length !== steps.length || rel(raw.data[raw.data.length - 1]!.x, total) > 0.01) throw new Error(`${raw.data.length} points, the last at ${raw.data.at(-1)?.x}; expected ${steps.length} up to ${total}`);
+      await page.waitForTimeout(300);
+      await shot(page, '12-loss-flops');
+      return `x axis "${x.title}" from ${x.min.toPrecision(4)} to ${x.max.toPrecision(4)} FLOPs; metrics.jsonl sums to ${total.toPrecision(4)} over ${steps.length} steps`;
+    });
   } finally {
     await context.close();
   }

@@ -31,11 +31,19 @@ export async function command(page: Page, title: string, debugShots?: string): P
 
 /** The dashboard's frame: the webview's inner page, found by the inspection object the app installs. */
 export async function dashboardFrame(page: Page): Promise<Frame> {
+  // A panel that was hidden and revealed again can leave its old (hidden) frame beside the new one for a while:
+  // the visible one is wanted; a hidden one only when no visible one has come after a few seconds.
+  const t0 = Date.now();
   return until('the dashboard webview', async () => {
+    let hidden: Frame | undefined;
     for (const f of page.frames()) {
-      if (await f.evaluate<boolean>("typeof window.__convbertDashboard === 'object'").catch(() => false)) return f;
+      // Shown: laid out (a frame inside a display:none panel has no viewport) and its tab bar visible to Playwright.
+      const laidOut = await f.evaluate<boolean | null>("typeof window.__convbertDashboard === 'object' ? window.innerWidth > 0 && window.innerHeight > 0 : null").catch(() => null);
+      if (laidOut === null) continue;
+      if (laidOut && (await f.locator('vscode-tab-header').first().isVisible().catch(() => false))) return f;
+      hidden ??= f;
     }
-    return undefined;
+    return Date.now() - t0 > 5000 ? hidden : undefined;
   }, 60_000, 500);
 }
 

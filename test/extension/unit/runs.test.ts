@@ -111,11 +111,12 @@ test('the registry rescans run directories: states, backends, steps, best losses
   assert.equal(done?.backend, 'wasm');
   assert.equal(done?.bestLoss, 3.5, 'the best evaluation loss once there are evaluations');
   assert.equal(done?.lastLoss, 2.5);
-  assert.deepEqual(registry.points(done!.runId), [
+  assert.deepEqual(registry.points(done!.runId).map(({ tokens: _t, trainingMs: _ms, ...p }) => p), [
     { step: 1, loss: 5, lr: 0.001 },
     { step: 2, loss: 3, lr: 0.001, valLoss: 4, valAccuracy: 0.1 },
     { step: 3, loss: 2.5, lr: 0.001, valLoss: 3.5, valAccuracy: 0.2 },
   ]);
+  assert.deepEqual(registry.points(done!.runId).map((p) => p.trainingMs), [5, 10, 15], 'the training time through each step (its totals: issue #12)');
   assert.deepEqual(registry.probeSteps(done!.runId), [2]);
   let fired = 0;
   registry.onDidChange(() => fired++);
@@ -232,15 +233,52 @@ test('issue #9 (2): a metrics.jsonl holding a step twice (an old resumed run) ke
   writeRun(root, b, { state: 'completed', step: 3, totalSteps: 3 }, [metrics(1, 9), metrics(2, 8), { type: 'eval', step: 2, loss: 8.5, mlmAccuracy: 0.1 }, metrics(3, 7), metrics(1, 3), metrics(2, 2), metrics(3, 1)]);
   const registry = new RunRegistry({ roots: () => [root] });
   await registry.refresh();
-  assert.deepEqual(registry.points(a), [
-    { step: 1, loss: 9, lr: 0.001 },
-    { step: 2, loss: 8, lr: 0.001 },
-    { step: 3, loss: 5, lr: 0.001 },
-    { step: 4, loss: 4, lr: 0.001 },
-  ], 'the evaluation at step 3 was superseded with it');
+  assert.deepEqual(registry.points(a).map(({ step, loss, lr, valLoss, trainingMs }) => ({ step, loss, lr, valLoss, trainingMs })), [
+    { step: 1, loss: 9, lr: 0.001, valLoss: undefined, trainingMs: 5 },
+    { step: 2, loss: 8, lr: 0.001, valLoss: undefined, trainingMs: 10 },
+    { step: 3, loss: 5, lr: 0.001, valLoss: undefined, trainingMs: 15 },
+    { step: 4, loss: 4, lr: 0.001, valLoss: undefined, trainingMs: 20 },
+  ], 'the evaluation at step 3 was superseded with it; the training time counts each kept step once');
   assert.equal(registry.get(a)?.bestLoss, 4, 'no evaluation is left: the best training loss');
   assert.deepEqual(registry.points(b).map((p) => [p.step, p.loss, p.valLoss]), [[1, 3, undefined], [2, 2, undefined], [3, 1, undefined]]);
   assert.equal(registry.get(b)?.lastLoss, 1);
+});
+
+/** A step of `ms` milliseconds that processed `tokens` tokens and `flops` training FLOPs (sent as rates, as the trainer does). */
+const costed = (step: number, loss: number, ms: number, tokens: number, flops: number): TrainerMessageBody => ({
+  type: 'metrics', step, loss, mlmLoss: loss, learningRate: 0.001, gradNorm: 1, tokensPerSecond: (tokens * 1000) / ms, stepMs: ms, flopsPerSecond: (flops * 1000) / ms, memoryBytes: 0,
+});
+const totalsOf = (points: { step: number; tokens?: number; flops?: number; trainingMs?: number }[]) => points.map((p) => [p.step, p.tokens, p.flops, p.trainingMs]);
+
+test('issue #12: points carry tokens, training FLOPs and training time through each kept step, across a resume (live and from disk)', async () => {
+  const ws = workspace();
+  const root = path.join(ws, RUNS_DIR);
+  const runId = '20250106-140000-000-cccccc';
+  // Four steps of 250 ms, 256 tokens and 1 GFLOP each; killed after step 4 with the checkpoint at 2.
+  const before = [started(runId, 0, false), ...[1, 2, 3, 4].map((s) => costed(s, 10 - s, 250, 256, 1e9))];
+  const dir = writeRun(root, runId, { state: 'running', step: 4, totalSteps: 200, pid: 2_147_483_000, lastCheckpoint: 'checkpoints/ckpt-2' }, before);
+  const registry = new RunRegistry({ roots: () => [root] });
+  await registry.refresh();
+  assert.deepEqual(totalsOf(registry.points(runId)), [[1, 256, 1e9, 250], [2, 512, 2e9, 500], [3, 768, 3e9, 750], [4, 1024, 4e9, 1000]]);
+  // The resume from step 2 retrains 3 and 4 (at 500 ms a step now) and trains 5: sums over the kept steps.
+  await registry.beginLive(runId, dir, root, { name: 'r', resume: true });
+  const after = [started(runId, 2, true), ...[3, 4, 5].map((s) => costed(s, 9 - s, 500, 256, 1e9)), { type: 'eval', step: 5, loss: 3.5, mlmAccuracy: 0.3 } as TrainerMessageBody];
+  const pushed: unknown[] = [];
+  registry.onDidChange((c) => c.point && pushed.push(c.point));
+  for (const m of after) registry.apply(runId, msg(m));
+  const want = [[1, 256, 1e9, 250], [2, 512, 2e9, 500], [3, 768, 3e9, 1000], [4, 1024, 4e9, 1500], [5, 1280, 5e9, 2000]];
+  assert.deepEqual(totalsOf(registry.points(runId)), want, 'no reset at the resume, the superseded steps counted once');
+  assert.deepEqual(pushed.at(-1), { step: 5, loss: 4, lr: 0.001, tokens: 1280, flops: 5e9, trainingMs: 2000, valLoss: 3.5, valAccuracy: 0.3 }, 'the live point the dashboard gets');
+  // What the trainer leaves on disk (metrics.jsonl truncated at the checkpoint, then the resumed session) reads the same.
+  writeFileSync(path.join(dir, 'metrics.jsonl'), [...before.slice(0, 3), ...after].map((e) => JSON.stringify(msg(e))).join('\n') + '\n');
+  const reread = new RunRegistry({ roots: () => [root] });
+  await reread.refresh();
+  assert.deepEqual(totalsOf(reread.points(runId)), want);
+  // A job without a cost model reports 0 FLOPs per second: its points have no FLOPs (not a flat 0 curve).
+  const plain = '20250106-150000-000-dddddd';
+  writeRun(root, plain, { state: 'completed', step: 2, totalSteps: 2 }, [metrics(1, 3), metrics(2, 2)]);
+  await reread.refresh();
+  assert.deepEqual(totalsOf(reread.points(plain)), [[1, 0.05, undefined, 5], [2, 0.1, undefined, 10]]);
 });
 
 test('issue #9 (14): two runs of one spec differ by short id and start time; newest first; the best loss says train or val', async () => {

@@ -1,19 +1,25 @@
 /**
  * Loss: training curves (EMA-smoothed, debiased like TensorBoard, over the faint raw curve) and validation
- * points, one colour per run, several runs overlaid; log-scale steps; PNG and CSV export.
+ * points, one colour per run, several runs overlaid; the x-axis in steps, tokens, training FLOPs (the cost model's)
+ * or training time (the sum of step times), linear or log scale; tooltips with all four and the learning rate;
+ * PNG and CSV export.
  */
 import type { ChartDataset, Plugin, TooltipItem } from 'chart.js';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
+import '@vscode-elements/elements/dist/vscode-radio/index.js';
+import '@vscode-elements/elements/dist/vscode-radio-group/index.js';
 import type { VscodeCheckbox } from '@vscode-elements/elements/dist/vscode-checkbox/vscode-checkbox.js';
+import type { VscodeRadio } from '@vscode-elements/elements/dist/vscode-radio/vscode-radio.js';
 import { axisColours, createChart, tooltipColours, type Chart } from '../charts';
 import type { AppContext, View } from '../context';
 import { h, replaceChildren, uid } from '../dom';
 import { composePng, csv, safeFileName } from '../export';
-import { short } from '../../../src/format';
+import { duration, short, si } from '../../../src/format';
+import type { MetricPoint } from '../../../src/protocol/webview';
 import { runDetail, runLabel } from '../format';
 import { emaDebiased } from '../smoothing';
-import { MAX_SMOOTHING, type RunData } from '../state';
+import { MAX_SMOOTHING, X_AXES, type RunData, type XAxis } from '../state';
 import { withAlpha } from '../theme';
 
 type XY = { x: number; y: number };
@@ -25,22 +31,96 @@ export interface LossSeries {
   train: XY[];
   smoothed: XY[];
   val: XY[];
+  /** The points behind `train` and `val`, index for index (what a tooltip tells about a step). */
+  trainPoints: MetricPoint[];
+  valPoints: MetricPoint[];
 }
 
-/** The plotted series of a run: train loss (raw and smoothed) and validation loss, steps ≤ 0 left out on a log axis. */
-export function lossSeries(run: RunData, smoothing: number, logX: boolean): LossSeries {
+/** What the x-axis can measure: how each is read from a point, titled and printed. */
+export interface XAxisKind {
+  /** The choice's label in the toolbar. */
+  label: string;
+  /** The axis title (says what is measured, and for time that it is training time). */
+  title: string;
+  /** The point's x, or `undefined` when the run did not record it (step 0 is at 0 on every axis). */
+  value(p: MetricPoint): number | undefined;
+  /** An x value as text ("1.23 GFLOP"). */
+  format(x: number): string;
+}
+
+export const X_AXIS: Record<XAxis, XAxisKind> = {
+  step: { label: 'Step', title: 'step', value: (p) => p.step, format: (x) => `step ${Math.round(x)}` },
+  tokens: { label: 'Tokens', title: 'tokens', value: (p) => (p.step === 0 ? 0 : p.tokens), format: (x) => `${si(x)} tokens` },
+  flops: { label: 'FLOPs', title: 'training FLOPs (cost model)', value: (p) => (p.step === 0 ? 0 : p.flops), format: (x) => si(x, 'FLOP') },
+  time: {
+    label: 'Time',
+    title: 'training time (sum of step times: no evaluation, checkpoints or pauses)',
+    value: (p) => (p.step === 0 ? 0 : p.trainingMs === undefined ? undefined : p.trainingMs / 1000),
+    format: (x) => `${duration(x * 1000)} training`,
+  },
+};
+
+/** Everything a tooltip says about one step: step, tokens, training FLOPs, training time and learning rate. */
+export function pointDetails(p: MetricPoint): string {
+  const parts = [`step ${p.step}`];
+  for (const axis of ['tokens', 'flops', 'time'] as const) {
+    const x = X_AXIS[axis].value(p);
+    parts.push(x === undefined ? `${X_AXIS[axis].label.toLowerCase()} not recorded` : X_AXIS[axis].format(x));
+  }
+  parts.push(p.lr === undefined ? 'lr not recorded' : `lr ${short(p.lr)}`);
+  return parts.join(' · ');
+}
+
+/**
+ * The plotted series of a run on an x-axis: train loss (raw and smoothed) and validation loss; points without
+ * that x (not recorded) are left out, and so are x ≤ 0 on a log axis.
+ */
+export function lossSeries(run: RunData, smoothing: number, logX: boolean, axis: XAxis = 'step'): LossSeries {
   const train: XY[] = [];
   const val: XY[] = [];
+  const trainPoints: MetricPoint[] = [];
+  const valPoints: MetricPoint[] = [];
+  const xOf = X_AXIS[axis].value;
   for (const p of run.points) {
-    if (logX && p.step <= 0) continue;
-    if (p.loss !== undefined) train.push({ x: p.step, y: p.loss });
-    if (p.valLoss !== undefined) val.push({ x: p.step, y: p.valLoss });
+    const x = xOf(p);
+    if (x === undefined || (logX && x <= 0)) continue;
+    if (p.loss !== undefined) {
+      train.push({ x, y: p.loss });
+      trainPoints.push(p);
+    }
+    if (p.valLoss !== undefined) {
+      val.push({ x, y: p.valLoss });
+      valPoints.push(p);
+    }
   }
   const ys = emaDebiased(
     train.map((p) => p.y),
     smoothing,
   );
-  return { run, train, smoothed: train.map((p, i) => ({ x: p.x, y: ys[i]! })), val };
+  return { run, train, smoothed: train.map((p, i) => ({ x: p.x, y: ys[i]! })), val, trainPoints, valPoints };
+}
+
+/** Round values (1, 2 or 5 × 10ⁿ apart) from `min` to `max`, at most about `count` of them. */
+export function roundTicks(min: number, max: number, count: number): number[] {
+  if (!(max > min)) return [min];
+  const raw = (max - min) / count;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((k) => k * magnitude).find((s) => s >= raw) ?? 10 * magnitude;
+  const out: number[] = [];
+  for (let i = Math.ceil(min / step - 1e-9); i * step <= max * (1 + 1e-12); i++) out.push(i * step);
+  return out;
+}
+
+/** The point of `xs` (ascending) nearest to `x`: what a tooltip at `x` is about (decimation may move an x). */
+function nearestIndex(xs: readonly XY[], x: number): number {
+  let lo = 0;
+  let hi = xs.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (xs[mid]!.x < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo > 0 && Math.abs(xs[lo - 1]!.x - x) <= Math.abs(xs[lo]!.x - x) ? lo - 1 : lo;
 }
 
 let firstChartMarked = false;
@@ -59,6 +139,7 @@ export class LossView implements View {
   private readonly slider: HTMLInputElement;
   private readonly sliderValue: HTMLOutputElement;
   private readonly logX: VscodeCheckbox;
+  private readonly axisRadios: VscodeRadio[];
   private readonly runList: HTMLElement;
   private readonly canvas: HTMLCanvasElement;
   private readonly chartBox: HTMLElement;
@@ -83,7 +164,18 @@ export class LossView implements View {
       ctx.saveView();
       this.render();
     });
-    this.logX = h('vscode-checkbox', { id: uid('logx'), label: 'Log-scale steps' });
+    const axisName = uid('x-axis');
+    this.axisRadios = X_AXES.map((axis) => {
+      const r = h('vscode-radio', { name: axisName, value: axis, label: X_AXIS[axis].label });
+      r.addEventListener('change', () => {
+        if (!r.checked) return;
+        ctx.view.xAxis = axis;
+        ctx.saveView();
+        this.render();
+      });
+      return r;
+    });
+    this.logX = h('vscode-checkbox', { id: uid('logx'), label: 'Log scale' });
     this.logX.checked = ctx.view.logX;
     this.logX.addEventListener('change', () => {
       ctx.view.logX = this.logX.checked;
@@ -107,6 +199,12 @@ export class LossView implements View {
         { class: 'toolbar' },
         h('span', { class: 'field' }, h('label', { for: sliderId }, 'Smoothing'), this.slider, this.sliderValue),
         h('span', { id: `${sliderId}-help`, class: 'sr-only' }, 'Exponential moving average weight of the training curve, debiased; 0 shows the raw values.'),
+        h(
+          'span',
+          { class: 'field' },
+          h('span', { class: 'label', id: `${axisName}-label` }, 'x-axis'),
+          h('vscode-radio-group', { 'aria-labelledby': `${axisName}-label`, 'data-control': 'loss-x' }, ...this.axisRadios),
+        ),
         this.logX,
         h('span', { class: 'spacer' }),
         png,
@@ -114,7 +212,11 @@ export class LossView implements View {
       ),
       this.empty,
       h('div', { class: 'loss-body' }, this.runList, this.chartBox),
-      h('p', { class: 'key' }, 'Solid: training loss (smoothed). Faint: raw. Dashed with dots: validation loss.'),
+      h(
+        'p',
+        { class: 'key' },
+        'Solid: training loss (smoothed). Faint: raw. Dashed with dots: validation loss. FLOPs: the cost model\'s training FLOPs; time: training time, the sum of step times (no evaluation, checkpoints or pauses); both cumulative over the steps a run kept across resumes.',
+      ),
     );
   }
 
@@ -125,13 +227,24 @@ export class LossView implements View {
     this.sliderValue.textContent = view.smoothing.toFixed(2);
     this.slider.setAttribute('aria-valuetext', view.smoothing === 0 ? 'no smoothing' : `smoothing ${view.smoothing.toFixed(2)}`);
     if (this.logX.checked !== view.logX) this.logX.checked = view.logX;
+    for (const r of this.axisRadios) r.checked = r.value === view.xAxis;
     this.renderRunList();
+    const axis = X_AXIS[view.xAxis];
 
-    const message = !store.loaded ? 'Waiting for data from the extension…' : store.runs.length === 0 ? 'No runs yet. Start a training run to see its loss here.' : store.selected.size === 0 ? 'No run selected: tick a run on the left.' : '';
+    this.series = store.selectedRuns().map((run) => lossSeries(run, view.smoothing, view.logX, view.xAxis));
+    const nothingOnAxis = view.xAxis !== 'step' && this.series.length > 0 && this.series.every((s) => s.train.length + s.val.length === 0) && this.series.some((s) => s.run.points.length > 0);
+    const message = !store.loaded
+      ? 'Waiting for data from the extension…'
+      : store.runs.length === 0
+        ? 'No runs yet. Start a training run to see its loss here.'
+        : store.selected.size === 0
+          ? 'No run selected: tick a run on the left.'
+          : nothingOnAxis
+            ? `The selected runs recorded no ${axis.title.replace(/ \(.*$/, '')}: choose another x-axis.`
+            : '';
     this.empty.textContent = message;
     this.empty.hidden = message === '';
 
-    this.series = store.selectedRuns().map((run) => lossSeries(run, view.smoothing, view.logX));
     const datasets: LossDataset[] = [];
     for (const s of this.series) {
       const colour = theme.series[store.colourIndex(s.run.info.id) % theme.series.length]!;
@@ -178,10 +291,24 @@ export class LossView implements View {
     }
 
     const axes = axisColours(theme);
+    const compute = view.xAxis !== 'step';
+    const tick = (value: number | string): string => {
+      const v = Number(value);
+      if (view.logX) {
+        // Label 1, 2 and 5 × 10ⁿ only: a log axis has many ticks.
+        const m = v / 10 ** Math.floor(Math.log10(v) + 1e-9);
+        if (![1, 2, 5].some((k) => Math.abs(m - k) < 1e-6)) return '';
+      }
+      return view.xAxis === 'step' ? short(v) : view.xAxis === 'time' ? duration(v * 1000) : si(v, view.xAxis === 'flops' ? 'FLOP' : '');
+    };
     const x = {
       type: view.logX ? ('logarithmic' as const) : ('linear' as const),
-      title: { display: true, text: view.logX ? 'step (log scale)' : 'step', ...axes.title },
-      ticks: { ...axes.ticks, maxTicksLimit: 10 },
+      // The compute axes end at the data (the last step's total), not at a rounder tick past it.
+      ...(compute ? { bounds: 'data' as const } : {}),
+      title: { display: true, text: view.logX ? `${axis.title} (log scale)` : axis.title, ...axes.title },
+      ticks: { ...axes.ticks, maxTicksLimit: 10, ...(compute || view.logX ? { callback: tick } : {}) },
+      // Chart.js counts the ticks of a data-bounded axis from its first value (304 M, 5.30 G, …): round ones instead.
+      ...(compute && !view.logX ? { afterBuildTicks: (scale: { min: number; max: number; ticks: { value: number }[] }) => (scale.ticks = roundTicks(scale.min, scale.max, 8).map((value) => ({ value }))) } : {}),
       grid: axes.grid,
       border: axes.border,
     };
@@ -203,8 +330,12 @@ export class LossView implements View {
               ...tooltipColours(theme),
               filter: (item: TooltipItem<'line'>) => (item.dataset as LossDataset).role !== 'train-raw',
               callbacks: {
-                title: (items: TooltipItem<'line'>[]) => (items[0] ? `step ${items[0].parsed.x}` : ''),
+                title: (items: TooltipItem<'line'>[]) => (items[0] ? X_AXIS[this.ctx.view.xAxis].format(items[0].parsed.x ?? NaN) : ''),
                 label: (item: TooltipItem<'line'>) => `${item.dataset.label ?? ''}: ${short(item.parsed.y ?? NaN)}`,
+                afterLabel: (item: TooltipItem<'line'>) => {
+                  const p = this.pointAt(item.dataset as LossDataset, item.parsed.x ?? NaN);
+                  return p ? pointDetails(p) : '';
+                },
               },
             },
           },
@@ -220,6 +351,14 @@ export class LossView implements View {
     }
     this.chartBox.hidden = this.series.length === 0;
     this.canvas.setAttribute('aria-label', this.summary());
+  }
+
+  /** The step a tooltip item is about: the point of its run and role nearest to its x. */
+  private pointAt(dataset: LossDataset, x: number): MetricPoint | undefined {
+    const s = this.series.find((r) => r.run.info.id === dataset.runId);
+    if (!s) return undefined;
+    const [xs, points] = dataset.role === 'val' ? [s.val, s.valPoints] : [s.train, s.trainPoints];
+    return xs.length === 0 ? undefined : points[nearestIndex(xs, x)];
   }
 
   private renderRunList(): void {
@@ -249,16 +388,19 @@ export class LossView implements View {
   /** A text version of the chart for screen readers. */
   private summary(): string {
     if (this.series.length === 0) return 'Loss chart: no run selected.';
+    const axis = X_AXIS[this.ctx.view.xAxis];
+    const at = (x: number) => (this.ctx.view.xAxis === 'step' ? `step ${x}` : axis.format(x));
     const parts = this.series.map((s) => {
       const lastTrain = s.train[s.train.length - 1];
       const lastSmooth = s.smoothed[s.smoothed.length - 1];
       const lastVal = s.val[s.val.length - 1];
       const bits = [`${runLabel(s.run.info)} (${s.run.info.state}): ${s.train.length} training points`];
-      if (lastTrain && lastSmooth) bits.push(`last training loss ${short(lastTrain.y)} at step ${lastTrain.x}, smoothed ${short(lastSmooth.y)}`);
-      if (lastVal) bits.push(`last validation loss ${short(lastVal.y)} at step ${lastVal.x}`);
+      if (lastTrain && lastSmooth) bits.push(`last training loss ${short(lastTrain.y)} at ${at(lastTrain.x)}, smoothed ${short(lastSmooth.y)}`);
+      if (lastVal) bits.push(`last validation loss ${short(lastVal.y)} at ${at(lastVal.x)}`);
       return bits.join(', ');
     });
-    return `Loss curves of ${this.series.length} run${this.series.length === 1 ? '' : 's'}${this.ctx.view.logX ? ', log-scale steps' : ''}. ${parts.join('. ')}.`;
+    const scale = this.ctx.view.xAxis === 'step' ? (this.ctx.view.logX ? ', log-scale steps' : '') : `, against ${axis.title}${this.ctx.view.logX ? ' (log scale)' : ''}`;
+    return `Loss curves of ${this.series.length} run${this.series.length === 1 ? '' : 's'}${scale}. ${parts.join('. ')}.`;
   }
 
   private exportPng(): void {
@@ -279,9 +421,11 @@ export class LossView implements View {
     for (const run of store.selectedRuns()) {
       const s = lossSeries(run, view.smoothing, false);
       const smoothedByStep = new Map(s.smoothed.map((p) => [p.x, p.y]));
-      for (const p of run.points) rows.push([run.info.id, run.info.name, p.step, p.loss, smoothedByStep.get(p.step), p.valLoss, p.valAccuracy, p.lr]);
+      for (const p of run.points) {
+        rows.push([run.info.id, run.info.name, p.step, X_AXIS.tokens.value(p), X_AXIS.flops.value(p), X_AXIS.time.value(p), p.loss, smoothedByStep.get(p.step), p.valLoss, p.valAccuracy, p.lr]);
+      }
     }
-    const text = csv(['run_id', 'run_name', 'step', 'loss', `loss_smoothed_${view.smoothing.toFixed(2)}`, 'val_loss', 'val_accuracy', 'learning_rate'], rows);
+    const text = csv(['run_id', 'run_name', 'step', 'tokens', 'training_flops', 'training_time_s', 'loss', `loss_smoothed_${view.smoothing.toFixed(2)}`, 'val_loss', 'val_accuracy', 'learning_rate'], rows);
     this.ctx.exportFile('csv', safeFileName('loss', 'csv'), text);
   }
 }
