@@ -21,6 +21,7 @@ import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { CHECKPOINT_NAME, CHECKPOINTS_DIR } from './checkpoint-name';
+import { writeFileSynced } from './files';
 import { BYTES_PER_ELEMENT, checkHostTensor, hostBytes, sizeOf, type HostDType, type HostTensor, type HostTensorMap } from '../core/train/tensors';
 import { isRecord, type Json } from '../core/json';
 import { Check } from '@sinclair/typebox/value';
@@ -143,16 +144,6 @@ async function fsyncPath(p: string, isDir = false): Promise<void> {
     if (!isDir) throw e;
   } finally {
     await handle?.close();
-  }
-}
-
-async function writeFileSynced(file: string, data: string | Uint8Array): Promise<void> {
-  const handle = await fsp.open(file, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { exists } from './files';
 
 const CAUSES: Record<string, (target: string) => string> = {
   EROFS: (t) => `${t} is on a read-only file system`,
@@ -37,15 +38,6 @@ export class FsWriteError extends Error {
   ) {
     super(message);
     this.name = 'FsWriteError';
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await fsp.stat(p);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -2,9 +2,9 @@
  * `metrics.jsonl`: the run's history, one validated protocol message per line, read back with the same
  * validators the host uses for live messages. And the step-time meter behind throughput and ETA.
  */
-import { randomBytes } from 'node:crypto';
 import { appendFileSync, promises as fsp } from 'node:fs';
 import { parseTrainerMessage, type TrainerMessage } from '../protocol';
+import { writeFileAtomic } from './files';
 import { runPaths } from './run-dir';
 import { HISTORY_TYPE_LIST } from './schema';
 
@@ -90,14 +90,7 @@ export async function truncateMetricEventsAfter(runDir: string, step: number): P
     else dropped++;
   }
   if (dropped === 0) return { dropped: 0 };
-  const tmp = `${file}.tmp-${randomBytes(3).toString('hex')}`;
-  try {
-    await fsp.writeFile(tmp, kept.length ? `${kept.join('\n')}\n` : '');
-    await fsp.rename(tmp, file);
-  } catch (e) {
-    await fsp.rm(tmp, { force: true }).catch(() => undefined);
-    throw e;
-  }
+  await writeFileAtomic(file, kept.length ? `${kept.join('\n')}\n` : '');
   return { dropped, ...(lastDroppedStep !== undefined ? { lastDroppedStep } : {}) };
 }
 

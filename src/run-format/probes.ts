@@ -6,6 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { decodeProbe, encodeProbe, type ModelProbe } from '../core/train/probe-format';
+import { writeFileAtomic } from './files';
 import { RUN_FILES } from './run-dir';
 
 export { PROBE_FORMAT, PROBE_VERSION, decodeProbe, encodeProbe, probeHeader, type ModelProbe, type ProbeHeader } from '../core/train/probe-format';
@@ -23,13 +24,11 @@ export function probeFileStep(name: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** Writes `dir/step-<step>.probe` (through a temporary file and a rename). Returns its path. */
+/** Writes `dir/step-<step>.probe` atomically (`writeFileAtomic`). Returns its path. */
 export async function writeProbe(dir: string, probe: ModelProbe): Promise<string> {
   await fsp.mkdir(dir, { recursive: true });
   const file = path.join(dir, probeFileName(probe.step));
-  const tmp = `${file}.tmp-${process.pid}`;
-  await fsp.writeFile(tmp, encodeProbe(probe));
-  await fsp.rename(tmp, file);
+  await writeFileAtomic(file, encodeProbe(probe));
   return file;
 }
 

@@ -16,6 +16,7 @@ import { appendFileSync, promises as fsp, readFileSync, unlinkSync } from 'node:
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PROTOCOL_VERSION } from '../protocol';
+import { exists, writeFileAtomic } from './files';
 import { checkRunInfo, type RunInfo, type RunState } from './schema';
 
 export const RUNS_DIR = path.join('.convbert', 'runs');
@@ -69,24 +70,6 @@ export function isRunId(text: string): boolean {
   return RUN_ID.test(text);
 }
 
-async function writeFileAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.tmp-${randomBytes(3).toString('hex')}`;
-  try {
-    const handle = await fsp.open(tmp, 'w');
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fsp.rename(tmp, file);
-  } catch (e) {
-    // A full disk or a failed rename must not leave a 0-byte `run.json.tmp-…` behind.
-    await fsp.rm(tmp, { force: true }).catch(() => undefined);
-    throw e;
-  }
-}
-
 export interface InitRunOptions {
   /** The spec as text (a `*.convbert.json` file's content) or as a parsed object; written once as the snapshot. */
   spec: string | Record<string, unknown>;
@@ -138,15 +121,6 @@ export async function createRunDir(workspaceRoot: string, options: InitRunOption
   await fsp.mkdir(dir); // fails if the id is taken
   const info = await initRunDir(dir, { ...options, runId });
   return { runId, dir, info };
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await fsp.access(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export async function readRunInfo(runDir: string): Promise<RunInfo | undefined> {
