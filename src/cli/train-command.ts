@@ -17,7 +17,7 @@ import { parse as parseJsonc } from 'jsonc-parser';
 import type { MetricsMessage, TrainerMessageOf } from '../protocol';
 import type { ResolvedSpec } from '../core/spec/resolve';
 import { RUNS_DIR, effectiveRunState, newRunId, readRunInfo, readRunLock, runPaths, type RunInfo } from '../run-format/run-dir';
-import { listCheckpoints } from '../run-format/checkpoint';
+import { listCheckpoints } from '../run-format/checkpoint-name';
 import { readMetricEvents } from '../run-format/metrics';
 import { TrainerClient, clientOptionsFromPlan } from '../engines/client';
 import type { StartRequest, TrainerExit } from '../engines/handle';
@@ -73,14 +73,15 @@ async function checkResumable(cwd: string, ref: string, dir: string, info: RunIn
   if (state === 'running' || state === 'paused') {
     throw new CliError(`run ${ref} is being trained right now (trainer process ${lock?.pid ?? info.pid}); stop that first`);
   }
-  if ((await listCheckpoints(dir)).length === 0) {
+  const latest = (await listCheckpoints(dir))[0];
+  if (!latest) {
     throw new CliError(
       `run ${ref} has no checkpoint yet — start over with \`convbert train ${displayPath(cwd, runPaths(dir).spec)}\` (it was ${state} before its first checkpoint: nothing to resume)`,
     );
   }
-  // A resume starts from the latest checkpoint (run.json names it), which may be behind `info.step` after a crash.
-  const from = Number(/ckpt-(\d+)-/.exec(info.lastCheckpoint ?? '')?.[1] ?? 0);
-  if (steps !== undefined && from > 0 && steps <= from) {
+  // A resume starts from the latest checkpoint, which may be behind `info.step` after a crash.
+  const from = latest.step;
+  if (steps !== undefined && steps <= from) {
     throw new CliError(`--steps ${steps}: run ${ref} resumes from its checkpoint at step ${from}; give a larger total`, 2);
   }
   if (steps === undefined && info.state === 'completed' && info.totalSteps !== undefined && info.step >= info.totalSteps) {

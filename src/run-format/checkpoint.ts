@@ -20,14 +20,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { CHECKPOINT_NAME, CHECKPOINTS_DIR } from './checkpoint-name';
+import { CHECKPOINT_NAME, CHECKPOINTS_DIR, listCheckpoints } from './checkpoint-name';
 import { writeFileSynced } from './files';
 import { BYTES_PER_ELEMENT, checkHostTensor, hostBytes, sizeOf, type HostDType, type HostTensor, type HostTensorMap } from '../core/train/tensors';
 import { isRecord, type Json } from '../core/json';
 import { Check } from '@sinclair/typebox/value';
 import { CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, CheckpointManifestSchema, type CheckpointManifest } from './schema';
 
-export { CHECKPOINTS_DIR };
+export { CHECKPOINTS_DIR, listCheckpoints };
 export const LATEST_FILE = 'latest';
 export const MANIFEST_FILE = 'manifest.json';
 export const TENSORS_FILE = 'tensors.bin';
@@ -241,21 +241,6 @@ export async function readLatestPointer(runDir: string): Promise<string | undefi
   } catch {
     return undefined;
   }
-}
-
-/** Checkpoint directories, highest step first (equal steps: by name, which is arbitrary). */
-export async function listCheckpoints(runDir: string): Promise<{ name: string; step: number }[]> {
-  let names: string[];
-  try {
-    names = await fsp.readdir(path.join(runDir, CHECKPOINTS_DIR));
-  } catch {
-    return [];
-  }
-  return names
-    .map((name) => ({ name, m: CHECKPOINT_NAME.exec(name) }))
-    .filter((e): e is { name: string; m: RegExpExecArray } => e.m !== null)
-    .map((e) => ({ name: e.name, step: Number(e.m[1]) }))
-    .sort((a, b) => b.step - a.step || (a.name < b.name ? 1 : -1));
 }
 
 /**

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { TrainerMessage, TrainerMessageOf } from '../../src/protocol';
 import { createToyJob } from '../../src/core/train/toy-job';
 import { learningRateAt } from '../../src/core/train/schedule';
-import { listCheckpoints } from '../../src/run-format/checkpoint';
+import { listCheckpoints } from '../../src/run-format/checkpoint-name';
 import { readMetricEvents } from '../../src/run-format/metrics';
 import { readRunInfo } from '../../src/run-format/run-dir';
 import { resolveSpec } from '../../src/core/spec/resolve';

@@ -34,7 +34,8 @@ import {
   type TrainerMessageBody,
 } from '../../../protocol';
 import { describeOutOfMemory } from '../../../core/cost';
-import { hashSpec, loadLatestCheckpoint, listCheckpoints, writeCheckpoint, type Json, type LoadedCheckpoint, type WriteCheckpointOptions } from '../../../run-format/checkpoint';
+import { listCheckpoints } from '../../../run-format/checkpoint-name';
+import { hashSpec, loadLatestCheckpoint, writeCheckpoint, type Json, type LoadedCheckpoint, type WriteCheckpointOptions } from '../../../run-format/checkpoint';
 import type { JobContext, JobFactory, JobInfo, TrainingJob } from '../../../core/train/job';
 import { HISTORY_TYPES, StepMeter, appendMetricEvent, perSecond, truncateMetricEventsAfter } from '../../../run-format/metrics';
 import { Rng, parseRngState, restoreRng } from '../../../core/rng';
