@@ -157,9 +157,10 @@ export function applyToHistory(entry: History, m: TrainerMessage): MetricPoint |
     case 'metrics': {
       // A step recorded again (a history that restarted without a `started` line, as old runs' files may hold):
       // the later value replaces the earlier one and everything after it, never merges with it (the totals'
-      // rule: a step at or before the last one recorded starts the history again from there).
+      // rule: a step at or before the last one recorded starts the history again from there). The totals hold
+      // exactly the steps with a training loss among the points, so their last step is the one to compare with.
       const last = entry.totals[entry.totals.length - 1];
-      if (entry.points.get(m.step)?.loss !== undefined || (last !== undefined && last.step >= m.step)) {
+      if (last !== undefined && last.step >= m.step) {
         supersedeAfter(entry, m.step);
         entry.points.delete(m.step);
       }
