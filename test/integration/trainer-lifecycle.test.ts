@@ -5,13 +5,11 @@
  * continues from the checkpoint and never records a step twice, and is refused without one; two trainers started at
  * the same moment on one run: exactly one trains it.
  */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { TrainerMessage, TrainerMessageOf } from '../../src/protocol';
 import { loadLatestCheckpoint } from '../../src/run-format/checkpoint';
 import { readMetricEvents } from '../../src/run-format/metrics';
 import { acquireRunLock, effectiveRunState, readRunInfo, readRunLock, runPaths } from '../../src/run-format/run-dir';
@@ -20,10 +18,10 @@ import { createColors } from 'picocolors';
 import { runCli } from '../../src/cli/main';
 import type { CliIo } from '../../src/cli/io';
 import type { ToyJobOptions } from '../../src/core/train/toy-job';
+import { ROOT, TOY_JOB, forkToyTrainer, record, tmpRunDirs } from './toy-trainer';
 
-const ROOT = path.resolve(__dirname, '../..');
-const ENTRY = path.join(ROOT, 'src/engines/tfjs/trainer/main.ts');
-const TOY_JOB = path.join(ROOT, 'src/core/train/toy-job.ts');
+const tmpRunDir = tmpRunDirs('convbert-life-');
+const forkTrainer = (toy: ToyJobOptions = {}) => forkToyTrainer(toy, {}, ROOT);
 
 const TOY_SPEC = {
   version: 1,
@@ -31,39 +29,6 @@ const TOY_SPEC = {
   extends: 'bert-tiny',
   training: { steps: 12, seed: 5, learningRate: { peak: 0.05, warmupSteps: 2 }, evalInterval: 100, checkpointInterval: 4, backend: 'cpu' },
 };
-
-const made: string[] = [];
-after(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
-
-function tmpRunDir(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'convbert-life-'));
-  made.push(dir);
-  return path.join(dir, 'run');
-}
-
-function forkTrainer(toy: ToyJobOptions = {}): TrainerClient {
-  return TrainerClient.fork({
-    entry: ENTRY,
-    execArgv: ['--import', 'tsx'],
-    cwd: ROOT,
-    env: { CONVBERT_TRAINER_JOB_MODULE: TOY_JOB, CONVBERT_TOY_JOB: JSON.stringify(toy) },
-    helloTimeoutMs: 30_000,
-  });
-}
-
-function record(client: TrainerClient) {
-  const messages: { m: TrainerMessage; at: number }[] = [];
-  const output: string[] = [];
-  client.onMessage((m) => messages.push({ m, at: Date.now() }));
-  client.onOutput((stream, line) => output.push(`${stream}: ${line}`));
-  return {
-    output,
-    of: <K extends TrainerMessage['type']>(type: K) => messages.filter((r) => r.m.type === type).map((r) => r.m as TrainerMessageOf<K>),
-    at: (type: TrainerMessage['type']) => messages.find((r) => r.m.type === type)?.at,
-  };
-}
 
 function isGone(pid: number): boolean {
   try {
@@ -118,8 +83,7 @@ test('whatever keeps the main thread busy after a fatal error, the trainer is go
 });
 
 test('the client kills a child that said done but does not exit', { timeout: 30_000 }, async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'convbert-life-'));
-  made.push(dir);
+  const dir = path.dirname(tmpRunDir());
   const entry = path.join(dir, 'stuck.cjs');
   writeFileSync(
     entry,

@@ -2,20 +2,14 @@
  * The trainer as a forked child process, driven through `TrainerClient` over the IPC channel, training the real
  * linear-regression job (`src/core/train/toy-job.ts`, loaded through CONVBERT_TRAINER_JOB_MODULE).
  */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import type { TrainerMessage, TrainerMessageOf } from '../../src/protocol';
 import { loadLatestCheckpoint } from '../../src/run-format/checkpoint';
 import { readRunInfo } from '../../src/run-format/run-dir';
-import { TrainerClient } from '../../src/engines/client';
-import type { ToyJobOptions } from '../../src/core/train/toy-job';
+import { ROOT, forkToyTrainer as forkTrainer, record, tmpRunDirs } from './toy-trainer';
 
-const ROOT = path.resolve(__dirname, '../..');
-const ENTRY = path.join(ROOT, 'src/engines/tfjs/trainer/main.ts');
-const TOY_JOB = path.join(ROOT, 'src/core/train/toy-job.ts');
+const tmpRunDir = tmpRunDirs('convbert-proc-');
 
 const TOY_SPEC = {
   version: 1,
@@ -34,36 +28,8 @@ const TOY_SPEC = {
   },
 };
 
-function forkTrainer(toy: ToyJobOptions = {}, env: NodeJS.ProcessEnv = {}): TrainerClient {
-  const client = TrainerClient.fork({
-    entry: ENTRY,
-    execArgv: ['--import', 'tsx'],
-    env: { CONVBERT_TRAINER_JOB_MODULE: TOY_JOB, CONVBERT_TOY_JOB: JSON.stringify(toy), ...env },
-    helloTimeoutMs: 30_000,
-  });
-  return client;
-}
 
-function record(client: TrainerClient) {
-  const messages: TrainerMessage[] = [];
-  const invalid: string[] = [];
-  const output: string[] = [];
-  client.onMessage((m) => messages.push(m));
-  client.onInvalid((e) => invalid.push(e));
-  client.onOutput((stream, line) => output.push(`${stream}: ${line}`));
-  return { messages, invalid, output, of: <K extends TrainerMessage['type']>(type: K) => messages.filter((m): m is TrainerMessageOf<K> => m.type === type) };
-}
 
-const made: string[] = [];
-after(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
-
-function tmpRunDir(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'convbert-proc-'));
-  made.push(dir);
-  return path.join(dir, 'run');
-}
 
 test('a forked trainer trains, honours stop within a step, answers malformed messages, and resumes on the same trajectory', { timeout: 120_000 }, async () => {
   // Reference: one uninterrupted run.
