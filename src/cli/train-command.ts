@@ -14,7 +14,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseJsonc } from 'jsonc-parser';
-import type { MetricsMessage, TrainerMessageOf } from '../protocol';
+import { resumingSentence, type MetricsMessage, type TrainerMessageOf } from '../protocol';
 import type { ResolvedSpec } from '../core/spec/resolve';
 import { RUNS_DIR, effectiveRunState, newRunId, readRunInfo, readRunLock, runPaths, type RunInfo } from '../run-format/run-dir';
 import { listCheckpoints } from '../run-format/checkpoint-name';
@@ -168,8 +168,7 @@ export async function trainCommand(io: CliIo, file: string | undefined, flags: T
     for (const s of m.backend.skipped) io.out(dim(`          skipped ${s.name}: ${s.reason}\n`));
     if (m.resumed) {
       io.out(`from      step ${m.step} (${m.checkpoint ?? 'checkpoint'}), to step ${m.totalSteps}\n`);
-      const redo = m.retrained ? `; steps ${m.retrained.from}–${m.retrained.to} were not checkpointed and are retrained` : '';
-      io.out(`resuming at step ${m.step}${redo}\n`);
+      io.out(`${resumingSentence(m.step, m.retrained)}\n`);
     }
     else io.out(`steps     ${m.totalSteps}, seed ${m.seed}\n`);
     view.begin(m.step, m.totalSteps);

@@ -229,6 +229,16 @@ export const TRAINER_MESSAGE_SCHEMAS = {
 
 export type HelloMessage = Static<typeof HelloSchema>;
 export type StartedMessage = Static<typeof StartedSchema>;
+
+/**
+ * What a resume says, in the trainer's log, the CLI and the editor alike: "resuming at step 100; steps 101–147 were
+ * not checkpointed and are retrained" (`retrained`: the `started` message's range, when there is one).
+ */
+export function resumingSentence(step: number, retrained?: { from: number; to: number }): string {
+  if (!retrained) return `resuming at step ${step}`;
+  const which = retrained.from === retrained.to ? `step ${retrained.from} was` : `steps ${retrained.from}–${retrained.to} were`;
+  return `resuming at step ${step}; ${which} not checkpointed and ${retrained.from === retrained.to ? 'is' : 'are'} retrained`;
+}
 export type ProgressMessage = Static<typeof ProgressSchema>;
 export type MetricsMessage = Static<typeof MetricsSchema>;
 export type EvalMessage = Static<typeof EvalSchema>;

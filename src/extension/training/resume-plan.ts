@@ -3,6 +3,8 @@
  * steps recorded after that checkpoint are trained again ("resuming at step 100; steps 101–147 were not
  * checkpointed and are retrained"). A run without a checkpoint cannot be resumed: it can only start over. Pure.
  */
+import { resumingSentence } from '../../protocol';
+
 export type ResumePlan =
   | { kind: 'resume'; checkpointStep: number; lastStep: number; retrained?: { from: number; to: number } }
   | { kind: 'no-checkpoint'; lastStep: number };
@@ -13,11 +15,9 @@ export function resumePlan(checkpointStep: number | undefined, lastStep: number)
   return { kind: 'resume', checkpointStep, lastStep, ...(lastStep > checkpointStep ? { retrained: { from: checkpointStep + 1, to: lastStep } } : {}) };
 }
 
-const stepsLabel = (r: { from: number; to: number }) => (r.from === r.to ? `step ${r.from} was` : `steps ${r.from}–${r.to} were`);
-
 /** "resuming at step 100; steps 101–147 were not checkpointed and are retrained". */
 export function resumeLabel(plan: ResumePlan & { kind: 'resume' }): string {
-  return `resuming at step ${plan.checkpointStep}${plan.retrained ? `; ${stepsLabel(plan.retrained)} not checkpointed and ${plan.retrained.from === plan.retrained.to ? 'is' : 'are'} retrained` : ''}`;
+  return resumingSentence(plan.checkpointStep, plan.retrained);
 }
 
 /** Why a run without a checkpoint is not resumed, and what Start over does. */

@@ -22,6 +22,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
   PROTOCOL_VERSION,
+  resumingSentence,
   parseHostMessage,
   trainerMessage,
   type BackendReport,
@@ -380,10 +381,7 @@ export class TrainerSession {
         ...(checkpoint ? { checkpoint: path.relative(runDir, checkpoint.path) } : {}),
         ...(retrained ? { retrained } : {}),
       });
-      if (checkpoint) {
-        const redo = retrained ? `; steps ${retrained.from}–${retrained.to} were not checkpointed and are retrained` : '';
-        this.log('info', `resuming at step ${checkpoint.step}${redo}`);
-      }
+      if (checkpoint) this.log('info', resumingSentence(checkpoint.step, retrained));
       this.log('info', `${info.description ?? spec.resolved.name}: ${info.parameterCount} parameters, ${loop.totalSteps} steps, backend ${backend.name}`);
       if (this.phase === 'starting') this.phase = 'running';
 
