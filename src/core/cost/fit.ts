@@ -10,6 +10,7 @@ import { BACKEND_MEMORY_LIMITS, type BackendName } from '../spec/schema';
 import { orList } from '../spec/diagnostics';
 import type { ResolvedSpec } from '../spec/resolve';
 import { computeCost } from './report';
+import type { MemoryEstimate } from './types';
 import { count, mebibytes } from '../../format';
 
 export type ConcreteBackend = Exclude<BackendName, 'auto'>;
@@ -92,11 +93,11 @@ function largest(lo: number, hi: number, ok: (v: number) => boolean): number | u
   return lo;
 }
 
-/** What to change so the estimate drops to `target` bytes. */
-function suggestionsFor(spec: ResolvedSpec, backend: string, target: number, estimate: number, machine: MachineFacts): string[] {
+/** What to change so the estimate (`mem`, the spec's as it is) drops to `target` bytes. */
+function suggestionsFor(spec: ResolvedSpec, backend: string, target: number, mem: MemoryEstimate, machine: MachineFacts): string[] {
   const t = spec.training;
   const out: string[] = [];
-  const mem = computeCost(spec).memory;
+  const estimate = mem.totalBytes;
   const fixed = mem.weightsBytes + mem.gradientBytes + mem.optimizerBytes;
   if (fixed >= target) {
     out.push(
@@ -168,7 +169,7 @@ export function trainingFit(spec: ResolvedSpec, backend: string, budgetMiB?: num
   }
   // Changes that get under both limits; when only the budget is exceeded, raising it is one of them.
   const target = Math.min(hard ?? Infinity, budget ?? Infinity);
-  const suggestions = fits ? [] : suggestionsFor(spec, backend, target, estimate, machine);
+  const suggestions = fits ? [] : suggestionsFor(spec, backend, target, mem, machine);
   if (overBudget && !overHard) suggestions.push(`or raise training.memoryBudgetMiB to ${Math.ceil(estimate / MiB)} or more`);
   return {
     fits,
@@ -196,7 +197,7 @@ export function describeOutOfMemory(spec: ResolvedSpec, backend: string, budgetM
   const which = label(backend, machine);
   if (!fit.fits) return `out of memory on the ${which}: ${fitRefusal(fit)}`;
   // The estimate fits, yet memory ran out: what the estimate leaves out (the backend's temporaries) did it.
-  const half = suggestionsFor(spec, backend, fit.estimateBytes / 2, fit.estimateBytes, machine);
+  const half = suggestionsFor(spec, backend, fit.estimateBytes / 2, computeCost(spec).memory, machine);
   const hard = fit.hardLimitBytes !== undefined ? `, its hard limit ${formatLimit(fit.hardLimitBytes)}` : '';
   const budget = fit.budgetBytes !== undefined ? `, the budget ${formatLimit(fit.budgetBytes)}` : '';
   return (
