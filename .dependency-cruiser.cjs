@@ -6,7 +6,10 @@
 //                    src/format only, of ours); no cycles between its folders, model never imports train
 //   src/protocol/    messages trainer ⇄ host and host ⇄ webview, with validators (imports core types, format)
 //   src/run-format/  the run directory: run.json, metrics.jsonl, checkpoints, probe files (imports protocol, core)
-//   src/engines/     the engine interface and registry, the host-side job client; engines/tfjs/ the TF.js engine
+//   src/engines/     the engine interface and registry, the host-side job client; engines/trainer/ the trainer
+//                    process every engine runs (loop, run directory, protocol); engines/tfjs/ the TF.js engine,
+//                    engines/torch/ the PyTorch engine (a proxy job for Python workers): rooms that never import
+//                    each other, and the trainer imports neither
 //   src/cli/, src/extension/   the top; the extension never imports the CLI; nothing imports the extension
 //   webview/src/     the dashboard app: imports src/protocol and src/format only
 //
@@ -70,6 +73,20 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/engines/' },
       to: { path: '^(src/(cli|extension)|webview)/' },
+    },
+    {
+      name: 'engine-rooms-apart',
+      comment: 'An engine folder (src/engines/tfjs, src/engines/torch) never imports another engine: what they share lives in src/engines/trainer or below.',
+      severity: 'error',
+      from: { path: '^src/engines/(tfjs|torch)/' },
+      to: { path: '^src/engines/(tfjs|torch)/', pathNot: '^src/engines/$1/' },
+    },
+    {
+      name: 'trainer-engine-neutral',
+      comment: 'The trainer (src/engines/trainer) is every engine\'s: it imports no engine folder (engines hand it their job and backends).',
+      severity: 'error',
+      from: { path: '^src/engines/trainer/' },
+      to: { path: '^src/engines/(tfjs|torch)/' },
     },
     {
       name: 'extension-not-cli',

@@ -1,7 +1,8 @@
 /**
  * Training throughput of BERT-Mini and GroupBERT-Mini (hidden 256, 4 layers, 4 heads, vocabulary 8192, S = 128,
  * 16 sequences per step as 2 micro-batches of 8 with gradient accumulation) on every TF.js backend that loads, and
- * of the same two models in PyTorch on the CPU (bench/reference/model_torch.py). Not a test: it prints figures.
+ * of the same two models in PyTorch on the CPU (`python3 -m convbert_torch.bench`, python/convbert_torch/bench.py: the
+ * torch engine's model and optimizer). Not a test: it prints figures.
  *
  *   npm run bench:train [-- --steps N] [--warmup N] [--micro B] [--accumulation N] [--cpu] [--no-torch]
  *                        [--only bert|groupbert] [--backends wasm,wasm-1,wasm-stock,tfjs-node,tfjs-node-gpu,cpu]
@@ -66,7 +67,7 @@ const ALL_BACKENDS: BackendConfig[] = [
 
 const SEQ = 128;
 const VOCAB = 8192;
-const TORCH_SCRIPT = path.join(__dirname, 'reference', 'model_torch.py');
+const PYTHON_DIR = path.join(__dirname, '..', 'python');
 const PYTHON = '/usr/bin/python3';
 const OPENBLAS_DIR = '/usr/lib/x86_64-linux-gnu/openblas-pthread';
 const TSX = require.resolve('tsx');
@@ -289,7 +290,12 @@ function torchUnavailable(): string | undefined {
 }
 
 function torchEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, LD_LIBRARY_PATH: [OPENBLAS_DIR, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'), OPENBLAS_NUM_THREADS: '2' };
+  return {
+    ...process.env,
+    LD_LIBRARY_PATH: [OPENBLAS_DIR, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'),
+    OPENBLAS_NUM_THREADS: '2',
+    PYTHONPATH: [PYTHON_DIR, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
+  };
 }
 
 function runTorch(spec: ResolvedSpec, s: Settings, paramsOnly: boolean): Promise<TorchResult | { error: string }> {
@@ -316,7 +322,7 @@ function runTorch(spec: ResolvedSpec, s: Settings, paramsOnly: boolean): Promise
     }),
   );
   return new Promise((resolve) => {
-    const child = spawn(PYTHON, [TORCH_SCRIPT, cfgFile], { env: torchEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(PYTHON, ['-m', 'convbert_torch.bench', cfgFile], { env: torchEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -325,7 +331,7 @@ function runTorch(spec: ResolvedSpec, s: Settings, paramsOnly: boolean): Promise
       rmSync(dir, { recursive: true, force: true });
       const line = out.trim().split('\n').at(-1);
       if (code === 0 && line?.startsWith('{')) return resolve(JSON.parse(line) as TorchResult);
-      resolve({ error: `model_torch.py failed (exit ${code}): ${err.trim().split('\n').slice(-3).join(' | ').slice(0, 400)}` });
+      resolve({ error: `convbert_torch.bench failed (exit ${code}): ${err.trim().split('\n').slice(-3).join(' | ').slice(0, 400)}` });
     });
   });
 }

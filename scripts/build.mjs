@@ -27,6 +27,9 @@ export const entries = [
   // The TF.js engine's in-process evaluation (`convbert eval`): src/engines/tfjs/index.ts loads it by path, beside
   // the bundle that asks, so the modules declaring the engine (which the extension bundles) stay free of TF.js.
   { ...node, entryPoints: ['src/engines/tfjs/evaluate.ts'], outfile: 'dist/evaluate.js', external: ['@tensorflow/*'] },
+  // The torch engine's trainer and evaluation: Node processes that drive the Python workers (python/convbert_torch).
+  { ...node, entryPoints: ['src/engines/torch/trainer/main.ts'], outfile: 'dist/torch-trainer.js', external: ['@tensorflow/*'] },
+  { ...node, entryPoints: ['src/engines/torch/evaluate.ts'], outfile: 'dist/torch-evaluate.js', external: ['@tensorflow/*'] },
   { ...node, entryPoints: ['src/extension/main.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   {
     bundle: true,

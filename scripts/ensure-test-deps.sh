@@ -1,12 +1,29 @@
 #!/usr/bin/env bash
 # What `npm test` needs outside npm: Debian's Chromium (the webview and UI tests drive it headless) and the
-# DejaVu fonts (their screenshots and text metrics). Run first by `npm test` and by .ci/run.
+# DejaVu fonts (their screenshots and text metrics); and for the PyTorch engine's tests, Debian's python3-torch
+# with OpenBLAS (libopenblas0-pthread: without it Debian's torch runs on the reference BLAS, ~10x slower). Run
+# first by `npm test` and by .ci/run. PyTorch is installed when it can be (root with apt-get); elsewhere its tests
+# skip with a printed reason, and this script says what to install.
 #   - both present: exits 0 at once (a few milliseconds; nothing is run);
 #   - missing, as root with apt-get (Debian/Ubuntu): installs `chromium fonts-dejavu-core` with apt;
 #   - missing otherwise: prints the one command to run, and exits 1.
 # The Chromium looked for is $CHROMIUM_PATH, else /usr/bin/chromium (as in test/webview/harness.ts); the fonts
 # are looked for at $DEJAVU_FONT, else Debian's path of DejaVuSans.ttf.
 set -euo pipefail
+
+# PyTorch for the torch engine: the interpreter its tests use ($CONVBERT_PYTHON, else Debian's /usr/bin/python3).
+TORCH_PYTHON=${CONVBERT_PYTHON:-/usr/bin/python3}
+TORCH_PACKAGES=(python3-torch python3-numpy libopenblas0-pthread)
+if ! "$TORCH_PYTHON" -c 'import torch, numpy' >/dev/null 2>&1 || ! [ -e /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 -o "$(uname -m)" != x86_64 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ -z "${CONVBERT_PYTHON:-}" ]; then
+    echo "ensure-test-deps: PyTorch for the torch engine's tests: apt-get install ${TORCH_PACKAGES[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${TORCH_PACKAGES[@]}"
+  else
+    echo "ensure-test-deps: no PyTorch in ${TORCH_PYTHON}: the torch engine's tests will be skipped (install ${TORCH_PACKAGES[*]}, or set CONVBERT_PYTHON)" >&2
+  fi
+fi
 
 CHROMIUM=${CHROMIUM_PATH:-/usr/bin/chromium}
 FONT=${DEJAVU_FONT:-/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf}

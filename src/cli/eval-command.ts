@@ -8,7 +8,7 @@
  * request. TF.js and the model are loaded only when this command runs, so the other commands start fast.
  */
 import * as path from 'node:path';
-import { chooseEngine, type Engine, type EvaluateResult } from '../engines';
+import { chooseEngine, engineOfBackend, type Engine, type EvaluateResult } from '../engines';
 import { readMetricEvents } from '../run-format/metrics';
 import { effectiveRunState, readRunInfo, runPaths } from '../run-format/run-dir';
 import { CliError, type CliIo } from './io';
@@ -60,7 +60,12 @@ export async function evalCommand(io: CliIo, runArg: string, flags: EvalFlags): 
   const t0 = Date.now();
   let engine: Engine;
   try {
-    engine = chooseEngine(flags.engine, flags.backend ?? info.backend?.name);
+    // The run's own backend, unless another engine is asked for (a run trained by one engine evaluates in the other).
+    const runBackend = info.backend?.name;
+    const runEngine = runBackend !== undefined ? engineOfBackend(runBackend)?.id : undefined;
+    const inherit = flags.engine === undefined || flags.engine === 'auto' || flags.engine === runEngine;
+    engine = chooseEngine(flags.engine ?? runEngine, flags.backend ?? (inherit ? runBackend : undefined));
+    if (flags.backend === undefined && !inherit) flags = { ...flags, backend: 'auto' };
   } catch (e) {
     throw new CliError((e as Error).message, 2);
   }

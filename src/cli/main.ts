@@ -6,6 +6,7 @@
  *   convbert presets                   list the presets with their sizes and costs
  *   convbert train <spec> [--steps N] [--backend B] [--resume RUN] [--out DIR] [--seed N]
  *   convbert eval <run>                evaluate a run's latest checkpoint on the validation split
+ *   convbert prepare <spec> --out DIR  write the data shards the PyTorch engine reads [--steps N] [--world-size W] [--verify]
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { resolveSpec } from '../core/spec/resolve';
 import { formatDiagnostic } from '../core/validate/validate';
 import { costCommand } from './cost-command';
 import { evalCommand } from './eval-command';
+import { prepareCommand, type PrepareFlags } from './prepare-command';
 import { exact, si } from '../format';
 import { CliError, processIo, type CliIo } from './io';
 import { readSpecFile, requireValidSpec } from './load-spec';
@@ -26,6 +28,12 @@ import { BACKEND_CHOICES, ENGINE_CHOICES, TRAIN_EXIT_CODES_HELP, trainCommand, t
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number.');
+  return n;
+}
+
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number ≥ 0.');
   return n;
 }
 
@@ -41,7 +49,7 @@ function backendName(value: string): string {
 }
 
 function engineName(value: string): string {
-  if (!ENGINE_CHOICES.includes(value)) throw new InvalidArgumentError(`unknown engine "${value}"; use one of ${ENGINE_CHOICES.join(', ')}.`);
+  if (value !== 'auto' && !ENGINE_CHOICES.includes(value)) throw new InvalidArgumentError(`unknown engine "${value}"; use one of auto, ${ENGINE_CHOICES.join(', ')}.`);
   return value;
 }
 
@@ -129,7 +137,12 @@ export function buildProgram(io: CliIo): Command {
     .argument('[spec]', 'spec file (may be left out with --resume: the run keeps its spec)')
     .option('--steps <N>', 'total optimizer steps (default: training.steps, or the flopBudget)', positiveInt)
     .option('--backend <name>', `TF.js backend: ${BACKEND_CHOICES.join(', ')} (default: training.backend)`, backendName)
-    .option('--engine <id>', `engine that runs the job: ${ENGINE_CHOICES.join(', ')} (default: the backend's)`, engineName)
+    .option('--engine <id>', `engine that runs the job: auto, ${ENGINE_CHOICES.join(', ')} (default: training.engine)`, engineName)
+    .option('--nproc-per-node <N>', 'torch engine: processes (ranks) on this machine, DDP (default 1)', positiveInt)
+    .option('--nnodes <M>', 'torch engine: machines taking part (default 1; needs --rdzv-endpoint)', positiveInt)
+    .option('--rdzv-endpoint <host:port>', 'torch engine: the rendezvous of a multi-machine run (the first node)')
+    .option('--node-rank <K>', 'torch engine: this machine\'s index in a multi-machine run', nonNegativeInt)
+    .option('--python <path>', 'torch engine: the Python with PyTorch (default: $CONVBERT_PYTHON, then python3 on PATH, then /usr/bin/python3)')
     .option('--resume <run>', 'continue a run from its latest checkpoint: a run id, a run directory, or "latest"')
     .option('--out <dir>', 'run directory for a new run (default: .convbert/runs/<new run id>)')
     .option('--seed <N>', 'seed for this run instead of training.seed', seedValue)
@@ -146,6 +159,16 @@ export function buildProgram(io: CliIo): Command {
     .option('--engine <id>', `engine that evaluates: ${ENGINE_CHOICES.join(', ')} (default: the backend's)`, engineName)
     .option('--verbose', 'show backend and job log lines')
     .action((run: string, opts: { backend?: string; engine?: string; verbose?: boolean }) => evalCommand(io, run, opts));
+
+  program
+    .command('prepare')
+    .description('write the data shards the PyTorch engine reads (the training stream, validation batches, iterator states); reused when unchanged')
+    .argument('<spec>', 'spec file')
+    .requiredOption('--out <dir>', 'the shards folder')
+    .option('--steps <N>', 'total optimizer steps (default: training.steps, or the flopBudget)', positiveInt)
+    .option('--world-size <W>', 'ranks the run will train on: a step is batchSize × gradientAccumulation × W sequences (default 1)', positiveInt)
+    .option('--verify', "also check every file's bytes against index.json's contentSha256")
+    .action((file: string, opts: PrepareFlags) => prepareCommand(io, file, opts));
 
   return program;
 }

@@ -26,8 +26,11 @@ import { requireFit, requireValidSpec, requireWritableDir } from './load-spec';
 import { machineFacts } from '../engines/machine';
 import { displayPath, resolveRunRef, runRefFor } from './run-ref';
 import { printRows, summarizeRun, summaryRows } from './run-summary';
-import { LaunchError } from '../engines/tfjs/entry';
-import { ENGINES, allBackends, chooseEngine, type Engine, type LaunchPlan } from '../engines';
+import { LaunchError } from '../engines/trainer/entry';
+import { ENGINES, allBackends, chooseEngine, engineOfBackend, type Engine, type LaunchPlan } from '../engines';
+import { checkDistributed, followerCommand } from '../engines/torch';
+import { spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import { createProgressView, type ProgressView } from './train-progress';
 import { duration, fraction, metric } from '../format';
 
@@ -47,6 +50,12 @@ export interface TrainFlags {
   verbose?: boolean;
   /** Train even when the memory estimate is over the budget (never past the backend's hard limit). */
   force?: boolean;
+  /** The torch engine's processes and rendezvous, and its interpreter. */
+  nprocPerNode?: number;
+  nnodes?: number;
+  rdzvEndpoint?: string;
+  nodeRank?: number;
+  python?: string;
 }
 
 /** How long a graceful stop may take (the step in flight, then the checkpoint) before the trainer is killed. */
@@ -118,6 +127,7 @@ export async function trainCommand(io: CliIo, file: string | undefined, flags: T
 
   // The run directory.
   let runDir: string;
+  let resumedBackend: string | undefined;
   let name = spec?.name;
   if (flags.resume !== undefined) {
     const found = await resolveRunRef(io.cwd, flags.resume);
@@ -125,6 +135,7 @@ export async function trainCommand(io: CliIo, file: string | undefined, flags: T
     if (!info) throw new CliError(`${found.ref}: run.json is unreadable`);
     await checkResumable(io.cwd, found.ref, found.dir, info, flags.steps);
     name ??= info.name;
+    resumedBackend = info.backend?.name;
     runDir = found.dir;
   } else {
     runDir = flags.out !== undefined ? path.resolve(io.cwd, flags.out) : path.join(io.cwd, RUNS_DIR, newRunId());
@@ -139,16 +150,45 @@ export async function trainCommand(io: CliIo, file: string | undefined, flags: T
   const specDir = file !== undefined ? path.dirname(path.resolve(io.cwd, file)) : io.cwd;
   // The engine is chosen here, before any process starts (an engine may start another program than Node).
   let engine: Engine;
+  let startBackend = flags.backend;
   try {
-    engine = chooseEngine(flags.engine, flags.backend ?? spec?.training.backend);
+    // A backend of another engine than the one asked for (a TF.js run resumed with --engine torch) gives way to auto.
+    const asked = flags.backend ?? spec?.training.backend ?? resumedBackend;
+    const askedEngine = flags.engine ?? spec?.training.engine;
+    const backendEngine = asked !== undefined && asked !== 'auto' ? engineOfBackend(asked)?.id : undefined;
+    const yields = flags.backend === undefined && askedEngine !== undefined && askedEngine !== 'auto' && backendEngine !== undefined && backendEngine !== askedEngine;
+    engine = chooseEngine(askedEngine, yields ? 'auto' : asked, { ...(flags.python ? { python: flags.python } : {}) });
+    if (yields) startBackend = 'auto';
   } catch (e) {
     throw new CliError((e as Error).message, 2);
   }
+  const distributed = { nprocPerNode: flags.nprocPerNode, nnodes: flags.nnodes, rdzvEndpoint: flags.rdzvEndpoint, nodeRank: flags.nodeRank, python: flags.python };
+  const scaled = distributed.nprocPerNode !== undefined || distributed.nnodes !== undefined || distributed.rdzvEndpoint !== undefined || distributed.nodeRank !== undefined;
+  if (scaled && engine.id !== 'torch') throw new CliError(`--nproc-per-node, --nnodes, --rdzv-endpoint and --node-rank are the torch engine's; this run uses the ${engine.id} engine (add --engine torch)`, 2);
+  if (engine.id === 'torch' && (distributed.nodeRank ?? 0) > 0) {
+    // Not the first machine: no trainer, no run directory here; the ranks take their work from the first machine.
+    const problem = checkDistributed(distributed);
+    if (problem) throw new CliError(problem, 2);
+    const follower = await followerCommand(distributed).catch((e: Error) => {
+      throw new CliError(e.message);
+    });
+    io.err(dim(`node ${distributed.nodeRank}: starting ${distributed.nprocPerNode ?? 1} rank(s); the run is written on the first machine\n`));
+    const code = await new Promise<number>((resolve) => {
+      const child = spawn(follower.command, follower.args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...follower.env } });
+      child.on('error', (e) => {
+        io.err(`${e.message}\n`);
+        resolve(1);
+      });
+      child.on('exit', (c, signal) => resolve(c ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : 1)));
+    });
+    if (code !== 0) throw new CliError(`the ranks of node ${distributed.nodeRank} exited with code ${code}`, code === 130 ? 130 : 1);
+    return;
+  }
   let plan: LaunchPlan;
   try {
-    plan = engine.launch({ cwd: io.cwd, specDir });
+    plan = engine.launch({ cwd: io.cwd, specDir, distributed: Object.fromEntries(Object.entries(distributed).filter(([, v]) => v !== undefined)) });
   } catch (e) {
-    throw e instanceof LaunchError ? new CliError(e.message) : e;
+    throw e instanceof LaunchError ? new CliError(e.message) : new CliError((e as Error).message, 2);
   }
   if (flags.verbose) io.err(dim(`trainer: ${plan.transport === 'ipc' ? plan.script : plan.command} (${plan.why})\n`));
   const client = TrainerClient.fork({ ...clientOptionsFromPlan(plan), stopTimeoutMs: STOP_TIMEOUT_MS });
@@ -228,7 +268,7 @@ export async function trainCommand(io: CliIo, file: string | undefined, flags: T
       ...(file !== undefined ? specForStart(io, file, flags.seed) : {}),
       options: {
         ...(flags.steps !== undefined ? { steps: flags.steps } : {}),
-        ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
+        ...(startBackend !== undefined ? { backend: startBackend } : {}),
         ...(flags.resume !== undefined ? { resume: true } : {}),
       },
     });

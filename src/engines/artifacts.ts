@@ -1,14 +1,16 @@
 /**
  * The files generated from the engine registry (src/engines/index.ts): the list of backends core reads (core may
- * not import engines), and the `convbert.trainer.backend` setting in package.json. `npm run generate:engines`
+ * not import engines), and the `convbert.trainer.engine` and `convbert.trainer.backend` settings in package.json. `npm run generate:engines`
  * (scripts/generate-engines.ts) writes them, then `npm run generate:schema` the schema and the docs from core's copy;
  * test/unit/engines-registry.test.ts fails when any of them drifts.
  */
-import { ENGINES } from '.';
+import { DEFAULT_ENGINE, ENGINES } from '.';
+import type { Engine, EngineBackend } from './engine';
 
 export const CORE_BACKENDS_PATH = 'src/core/spec/backends.generated.ts';
 export const MANIFEST_PATH = 'package.json';
 export const BACKEND_SETTING = 'convbert.trainer.backend';
+export const ENGINE_SETTING = 'convbert.trainer.engine';
 
 function backendsInOrder() {
   return ENGINES.flatMap((e) => e.backends.map((b) => ({ engine: e.id, name: b.name, description: b.description, memory: { limit: b.memory.limit, why: b.memory.why } })));
@@ -29,6 +31,11 @@ export function renderCoreBackends(): string {
     ...rows,
     '] as const;',
     '',
+    '/** Every engine, in the registry\'s order (the first is the default when `auto` prefers none). */',
+    'export const ENGINE_DESCRIPTIONS = [',
+    ...ENGINES.map((e) => `  { id: ${q(e.id)}, description: ${q(e.description)} },`),
+    '] as const;',
+    '',
   ].join('\n');
 }
 
@@ -39,14 +46,32 @@ function thenList(names: string[]): string {
 
 /** The `convbert.trainer.backend` setting's contribution. */
 export function backendSettingJson(): Record<string, unknown> {
-  const backends = ENGINES.flatMap((e) => e.backends);
+  const backends: readonly EngineBackend[] = (ENGINES as readonly Engine[]).flatMap((e) => e.backends);
   return {
     type: 'string',
     enum: ['spec', 'auto', ...backends.map((b) => b.name)],
     default: 'spec',
     scope: 'resource',
-    enumDescriptions: ["The spec's training.backend.", `The fastest that loads: ${thenList(backends.map((b) => b.name))}.`, ...backends.map((b) => b.summary)],
-    markdownDescription: "The TF.js backend for training, overriding the spec's `training.backend`.",
+    enumDescriptions: ["The spec's training.backend.", `The fastest that loads, of the engine chosen: ${thenList(backends.map((b) => b.name))}.`, ...backends.map((b) => b.summary)],
+    markdownDescription: "The backend for training (a TF.js backend, or a PyTorch device, which chooses the torch engine), overriding the spec's `training.backend`.",
+  };
+}
+
+/** The `convbert.trainer.engine` setting's contribution: 'spec', 'auto' and every engine. */
+export function engineSettingJson(): Record<string, unknown> {
+  const engines: readonly Engine[] = ENGINES;
+  return {
+    type: 'string',
+    enum: ['spec', 'auto', ...engines.map((e) => e.id)],
+    default: 'spec',
+    scope: 'resource',
+    enumDescriptions: [
+      "The spec's training.engine.",
+      `The engine of the backend asked for; else ${engines.filter((e) => e.preferredByAuto).map((e) => e.id).join(', ') || 'none'} where it runs on a GPU here; else ${DEFAULT_ENGINE}.`,
+      ...engines.map((e) => e.description),
+    ],
+    markdownDescription:
+      "The engine that trains, overriding the spec's `training.engine`. An engine asked for by name that cannot run here (e.g. `torch` without Python and PyTorch) is an error; `auto` falls back to TF.js. A backend from the spec that belongs to another engine is replaced by `auto`.",
   };
 }
 
@@ -57,6 +82,15 @@ interface Manifest {
 /** package.json with the generated settings in place (the rest as it is). */
 export function renderManifest(current: string): string {
   const pkg = JSON.parse(current) as Manifest;
+  const props = pkg.contributes.configuration.properties;
+  if (!(ENGINE_SETTING in props)) {
+    // New: placed just before the backend setting (the settings UI shows them in this order).
+    const entries = Object.entries(props);
+    const at = entries.findIndex(([k]) => k === BACKEND_SETTING);
+    entries.splice(at < 0 ? entries.length : at, 0, [ENGINE_SETTING, undefined]);
+    pkg.contributes.configuration.properties = Object.fromEntries(entries);
+  }
+  pkg.contributes.configuration.properties[ENGINE_SETTING] = engineSettingJson();
   pkg.contributes.configuration.properties[BACKEND_SETTING] = backendSettingJson();
   return `${JSON.stringify(pkg, null, 2)}\n`;
 }

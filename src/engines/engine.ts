@@ -43,6 +43,22 @@ export interface LaunchJob {
   modulePaths?: string[];
   /** This process is an Electron host: a child started on its runtime must be told to act as plain Node. */
   electronHost?: boolean;
+  /** Scale-out and interpreter choices (the torch engine's; other engines refuse what they cannot do). */
+  distributed?: DistributedOptions;
+}
+
+/** How many processes train one run, and where (torchrun's vocabulary), and the interpreter that runs them. */
+export interface DistributedOptions {
+  /** Processes on this machine (default 1). */
+  nprocPerNode?: number;
+  /** Machines (default 1); with more than one, `rdzvEndpoint` is required. */
+  nnodes?: number;
+  /** HOST:PORT of the rendezvous (the first node). */
+  rdzvEndpoint?: string;
+  /** This machine's index (0 on the first), when the launcher cannot find it by rendezvous. */
+  nodeRank?: number;
+  /** The Python interpreter (the editor's setting or the Python extension's environment). */
+  python?: string;
 }
 
 interface LaunchPlanBase {
@@ -105,8 +121,10 @@ export interface Engine {
   readonly description: string;
   /** Its backends, in the order `auto` tries them. */
   readonly backends: readonly EngineBackend[];
-  /** Whether it can run on this machine, and why not. */
-  availability(): Availability;
+  /** Whether it can run on this machine, and why not (`python`: the interpreter the user chose, for the torch engine). */
+  availability(options?: { python?: string }): Availability;
+  /** Whether `auto` should pick it: it runs here on a GPU (an engine that is the default answers false). */
+  preferredByAuto?(options?: { python?: string }): boolean;
   /** How to start a job: the program, its arguments, environment and transport. */
   launch(job: LaunchJob): LaunchPlan;
   /** Evaluate a run's latest checkpoint (may run in this process). */

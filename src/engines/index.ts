@@ -8,16 +8,17 @@
  */
 import type { Engine, EngineBackend } from './engine';
 import { tfjsEngine } from './tfjs';
+import { torchEngine } from './torch';
 
 export const ENGINES = [
   tfjsEngine,
-  // torchEngine,
+  torchEngine,
 ] as const satisfies readonly Engine[];
 
 export type EngineId = (typeof ENGINES)[number]['id'];
 export type BackendName = (typeof ENGINES)[number]['backends'][number]['name'];
 
-/** The engine used when a spec names none. */
+/** The engine `auto` takes when no engine prefers itself (`preferredByAuto`: the torch engine on a GPU). */
 export const DEFAULT_ENGINE: EngineId = 'tfjs';
 
 export function findEngine(id: string): Engine | undefined {
@@ -35,14 +36,25 @@ export function engineOfBackend(backend: string): Engine | undefined {
 }
 
 /**
- * The engine for a job: the one asked for, else the one that has the backend asked for, else the default. Throws
- * (a plain Error, one line) for an unknown engine or a backend the engine does not have.
+ * The engine for a job: the one asked for (`auto` or none: the engine of the backend asked for, else the first that
+ * prefers itself here — PyTorch on a GPU — else the default). Throws (a plain Error, one line) for an unknown engine,
+ * a backend the engine does not have, or an engine asked for by name that cannot run here.
  */
-export function chooseEngine(engineId?: string, backend?: string): Engine {
-  const engine = engineId !== undefined ? findEngine(engineId) : (backend !== undefined && backend !== 'auto' ? engineOfBackend(backend) : undefined) ?? findEngine(DEFAULT_ENGINE);
-  if (!engine) throw new Error(`unknown engine "${engineId}"; use one of ${ENGINES.map((e) => e.id).join(', ')}`);
+export function chooseEngine(engineId?: string, backend?: string, options: { python?: string } = {}): Engine {
+  const named = backend !== undefined && backend !== 'auto' ? engineOfBackend(backend) : undefined;
+  let engine: Engine | undefined;
+  if (engineId !== undefined && engineId !== 'auto') {
+    engine = findEngine(engineId);
+    if (!engine) throw new Error(`unknown engine "${engineId}"; use one of auto, ${ENGINES.map((e) => e.id).join(', ')}`);
+  } else {
+    engine = named ?? (ENGINES as readonly Engine[]).find((e) => e.preferredByAuto?.(options)) ?? findEngine(DEFAULT_ENGINE)!;
+  }
   if (backend !== undefined && backend !== 'auto' && !engine.backends.some((b) => b.name === backend)) {
     throw new Error(`the ${engine.id} engine has no backend "${backend}"; its backends: auto, ${engine.backends.map((b) => b.name).join(', ')}`);
+  }
+  if (engineId !== undefined && engineId !== 'auto') {
+    const available = engine.availability(options);
+    if (!available.ok) throw new Error(`the ${engine.id} engine cannot run here: ${available.reason ?? 'unavailable'}`);
   }
   return engine;
 }

@@ -5,33 +5,48 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
-import { allBackends, type BackendName } from '../engines';
+import { ENGINES, allBackends, type BackendName, type EngineId } from '../engines';
 import { RUNS_DIR } from '../run-format/run-dir';
 
 /** The `convbert.trainer.backend` values: 'spec', 'auto' and every engine's backends (package.json's enum is generated from the same registry). */
 export type BackendSetting = 'spec' | 'auto' | BackendName;
 export const BACKEND_SETTINGS: readonly BackendSetting[] = ['spec', 'auto', ...allBackends().map((b) => b.name as BackendName)];
 
+/** The `convbert.trainer.engine` values: 'spec', 'auto' and every engine (package.json's enum is generated from the same registry). */
+export type EngineSetting = 'spec' | 'auto' | EngineId;
+export const ENGINE_SETTINGS: readonly EngineSetting[] = ['spec', 'auto', ...ENGINES.map((e) => e.id)];
+
 export interface Settings {
   /** A Node.js binary for the trainer ('' = the extension host's own runtime). */
   nodePath: string;
+  /** 'spec' = the spec's `training.engine`. */
+  engine: EngineSetting;
   /** 'spec' = the spec's `training.backend`. */
   backend: BackendSetting;
+  /** The torch engine's Python interpreter ('' = the Python extension's environment, else found on this machine). */
+  torchPython: string;
+  /** The torch engine's worker processes per run (≥ 1). */
+  nprocPerNode: number;
   /** Relative to each workspace folder, or absolute. */
   runsFolder: string;
   /** Overrides `training.memoryBudgetMiB` in the editor's diagnostics and costs (undefined = the spec's). */
   memoryBudgetMiB?: number;
 }
 
-export const DEFAULT_SETTINGS: Settings = { nodePath: '', backend: 'spec', runsFolder: RUNS_DIR.split(path.sep).join('/') };
+export const DEFAULT_SETTINGS: Settings = { nodePath: '', engine: 'spec', backend: 'spec', torchPython: '', nprocPerNode: 1, runsFolder: RUNS_DIR.split(path.sep).join('/') };
 
 export function readSettings(workspace: typeof vscode.workspace, scope?: vscode.ConfigurationScope): Settings {
   const c = workspace.getConfiguration('convbert', scope);
+  const engine = c.get<string>('trainer.engine', 'spec');
   const backend = c.get<string>('trainer.backend', 'spec');
   const budget = c.get<number | null>('memoryBudgetMiB', null);
+  const nproc = c.get<number>('torch.nprocPerNode', 1);
   return {
     nodePath: (c.get<string>('trainer.nodePath', '') ?? '').trim(),
+    engine: (ENGINE_SETTINGS as readonly string[]).includes(engine) ? (engine as EngineSetting) : 'spec',
     backend: (BACKEND_SETTINGS as readonly string[]).includes(backend) ? (backend as BackendSetting) : 'spec',
+    torchPython: (c.get<string>('torch.python', '') ?? '').trim(),
+    nprocPerNode: typeof nproc === 'number' && Number.isInteger(nproc) && nproc >= 1 ? nproc : 1,
     runsFolder: (c.get<string>('runsFolder', DEFAULT_SETTINGS.runsFolder) ?? '').trim() || DEFAULT_SETTINGS.runsFolder,
     ...(typeof budget === 'number' && Number.isFinite(budget) && budget > 0 ? { memoryBudgetMiB: budget } : {}),
   };

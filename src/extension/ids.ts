@@ -17,4 +17,12 @@ export const COMMANDS = {
 
 export const RUNS_VIEW = 'convbert.runs';
 export const DASHBOARD_VIEW_TYPE = 'convbert.dashboard';
-export const SETTINGS = ['convbert.trainer.nodePath', 'convbert.trainer.backend', 'convbert.runsFolder', 'convbert.memoryBudgetMiB'] as const;
+export const SETTINGS = [
+  'convbert.trainer.nodePath',
+  'convbert.trainer.engine',
+  'convbert.trainer.backend',
+  'convbert.runsFolder',
+  'convbert.memoryBudgetMiB',
+  'convbert.torch.python',
+  'convbert.torch.nprocPerNode',
+] as const;

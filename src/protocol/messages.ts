@@ -64,6 +64,8 @@ export const VersionsSchema = Type.Object(
     app: Type.Optional(Text()),
     node: Type.Optional(Text()),
     tfjs: Type.Optional(Text()),
+    python: Type.Optional(Text()),
+    torch: Type.Optional(Text()),
   },
   { additionalProperties: false },
 );
@@ -146,8 +148,10 @@ export const MetricsSchema = message(
     stepMs: NonNegative(),
     /** Training FLOPs per second by the cost model's convention (one multiply-add = 2 FLOPs); 0 when unknown. */
     flopsPerSecond: NonNegative(),
-    /** Bytes held by TF.js tensors after the step. */
+    /** Bytes the engine holds after the step: TF.js tensors, or the device memory PyTorch allocated (0 when unknown). */
     memoryBytes: NonNegative(),
+    /** The most device memory the run has held so far, where the engine measures it (PyTorch). */
+    peakMemoryBytes: Type.Optional(NonNegative()),
   },
   'Training metrics of one optimizer step.',
 );

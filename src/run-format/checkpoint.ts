@@ -126,8 +126,19 @@ function stableStringify(value: unknown): string {
 }
 
 /** A short stable hash of a (resolved) spec: key order does not matter. */
+/**
+ * Training settings added after runs were first written (the torch engine's), hashed only away from their defaults so
+ * that a run written before them keeps its hash and resumes.
+ */
+const LATER_DEFAULTS: Record<string, unknown> = { engine: 'auto', precision: 'fp32', compile: false };
+
 export function hashSpec(spec: unknown): string {
-  return createHash('sha256').update(stableStringify(spec)).digest('hex').slice(0, 16);
+  let value = spec;
+  if (isRecord(spec) && isRecord(spec.training)) {
+    const training = Object.fromEntries(Object.entries(spec.training).filter(([k, v]) => !(k in LATER_DEFAULTS) || LATER_DEFAULTS[k] !== v));
+    value = { ...spec, training };
+  }
+  return createHash('sha256').update(stableStringify(value)).digest('hex').slice(0, 16);
 }
 
 function pad(step: number): string {

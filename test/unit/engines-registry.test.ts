@@ -10,17 +10,17 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ENGINES, allBackends, findEngine, DEFAULT_ENGINE } from '../../src/engines';
-import { BACKEND_SETTING, CORE_BACKENDS_PATH, MANIFEST_PATH, backendSettingJson, renderCoreBackends, renderManifest } from '../../src/engines/artifacts';
+import { BACKEND_SETTING, CORE_BACKENDS_PATH, ENGINE_SETTING, MANIFEST_PATH, backendSettingJson, engineSettingJson, renderCoreBackends, renderManifest } from '../../src/engines/artifacts';
 import { machineFacts } from '../../src/engines/machine';
 import { BACKEND_LOADERS } from '../../src/engines/tfjs/backends/loaders';
 import { TFJS_BACKENDS } from '../../src/engines/tfjs/backends/registry';
-import { LaunchError, TRAINER_ENTRY_ENV } from '../../src/engines/tfjs/entry';
+import { LaunchError, TRAINER_ENTRY_ENV } from '../../src/engines/trainer/entry';
 import { schemaJson, REFERENCE_PATH } from '../../src/core/spec/artifacts';
 import { BACKEND_DESCRIPTIONS, BACKEND_MEMORY_LIMITS } from '../../src/core/spec/schema';
 import { backendTraits, DEFAULT_TRAITS } from '../../src/core/ops/traits';
 import { explicitTransposes } from '../../src/core/ops/custom';
 import { BACKEND_CHOICES } from '../../src/cli/train-command';
-import { BACKEND_SETTINGS } from '../../src/extension/config';
+import { BACKEND_SETTINGS, ENGINE_SETTINGS } from '../../src/extension/config';
 
 const ROOT = path.resolve(__dirname, '../..');
 const names = allBackends().map((b) => b.name);
@@ -40,6 +40,22 @@ test('package.json\'s convbert.trainer.backend setting is what the registry gene
   assert.deepEqual([...BACKEND_SETTINGS], ['spec', 'auto', ...names]);
 });
 
+test('package.json\'s convbert.trainer.engine setting is what the registry generates, just before the backend setting', () => {
+  const text = readFileSync(path.join(ROOT, MANIFEST_PATH), 'utf8');
+  const properties = (JSON.parse(text) as { contributes: { configuration: { properties: Record<string, { enum: string[]; enumDescriptions: string[] }> } } }).contributes.configuration.properties;
+  const setting = properties[ENGINE_SETTING];
+  assert.deepEqual(setting, engineSettingJson());
+  assert.deepEqual(setting?.enum, ['spec', 'auto', ...ENGINES.map((e) => e.id)]);
+  assert.equal(setting?.enumDescriptions.length, setting?.enum.length, 'one description per value');
+  assert.deepEqual([...ENGINE_SETTINGS], setting?.enum, 'the extension accepts exactly the values package.json offers');
+  const keys = Object.keys(properties);
+  assert.equal(keys.indexOf(ENGINE_SETTING) + 1, keys.indexOf(BACKEND_SETTING));
+  // Generating into a manifest without the setting inserts it at the same place; generating again changes nothing.
+  const without = JSON.parse(text) as { contributes: { configuration: { properties: Record<string, unknown> } } };
+  delete without.contributes.configuration.properties[ENGINE_SETTING];
+  assert.equal(renderManifest(`${JSON.stringify(without, null, 2)}\n`), text);
+});
+
 test('the spec schema, the docs and --backend list the registry\'s backends, auto first', () => {
   const training = (schemaJson().properties as Record<string, { properties: Record<string, { enum: string[]; enumDescriptions: string[] }> }>).training!;
   assert.deepEqual(training.properties.backend!.enum, ['auto', ...names]);
@@ -56,7 +72,7 @@ test('every backend folder is declared in the registry, has a loader, and only t
   assert.deepEqual(folders, TFJS_BACKENDS.map((b) => b.name).sort());
   for (const f of folders) for (const file of ['index.ts', 'load.ts']) assert.ok(existsSync(path.join(dir, f, file)), `${f}/${file}`);
   assert.deepEqual(Object.keys(BACKEND_LOADERS).sort(), folders);
-  assert.deepEqual(ENGINES.map((e) => e.id), ['tfjs']);
+  assert.deepEqual(ENGINES.map((e) => e.id), ['tfjs', 'torch']);
   assert.equal(findEngine(DEFAULT_ENGINE)?.backends, TFJS_BACKENDS);
 });
 

@@ -21,7 +21,7 @@ import { readProbe } from '../../src/run-format/probes';
 import { Rng, restoreRng, type RngState } from '../../src/core/rng';
 import { learningRateAt } from '../../src/core/train/schedule';
 import type { TrainerMessage, TrainerMessageOf } from '../../src/protocol';
-import { InProcessTrainer } from '../../src/engines/tfjs/trainer/in-process';
+import { InProcessTrainer } from '../../src/engines/trainer/in-process';
 
 const V = 500;
 const dirs: string[] = [];

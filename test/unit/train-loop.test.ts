@@ -17,8 +17,9 @@ import { readRunInfo } from '../../src/run-format/run-dir';
 import { resolveSpec } from '../../src/core/spec/resolve';
 import type { SpecFile } from '../../src/core/spec/schema';
 import type { JobFactory } from '../../src/core/train/job';
-import { InProcessTrainer } from '../../src/engines/tfjs/trainer/in-process';
-import type { TrainerDeps } from '../../src/engines/tfjs/trainer/loop';
+import { InProcessTrainer } from '../../src/engines/trainer/in-process';
+import type { TrainerDeps } from '../../src/engines/trainer/loop';
+import { tfjsTrainerDeps } from '../../src/engines/tfjs/trainer/deps';
 
 before(async () => {
   await tf.setBackend('cpu');
@@ -201,7 +202,7 @@ test('refusals: a second start, a changed spec on resume, an invalid spec, a run
   assert.equal(invalid.exit.done?.reason, 'error');
   assert.match(invalid.of('error')[0]!.message, /training\.steps/);
 
-  const realBackends: TrainerDeps = { createJob: (ctx) => createToyJob(ctx) };
+  const realBackends: TrainerDeps = tfjsTrainerDeps({ createJob: (ctx) => createToyJob(ctx) });
   const unknown = await runToEnd(new InProcessTrainer(realBackends), { runDir: tmpRunDir(), spec: TOY_SPEC, options: { backend: 'tpu' } });
   assert.match(unknown.of('error')[0]!.message, /unknown backend "tpu"/);
 });

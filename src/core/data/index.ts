@@ -35,3 +35,32 @@ export { allocateBatch, BatchIterator, type Batch, type BatchConfig, type BatchI
 export { prepareData, type DataTrainingSettings, type PrepareDataOptions, type PreparedData } from './pipeline';
 export { checkCorpusPaths, nodeCorpusFs, type CorpusFs, type PathKind } from './corpus-check';
 export { MAX_UNK_SHARE, notTextMessage, sniffFile, sniffText, unkShare, type TextSniff } from './text-check';
+export {
+  checkShardFiles,
+  DEFAULT_SEQUENCES_PER_SHARD,
+  expectedShardFiles,
+  parseShardIndex,
+  planShards,
+  readShardIndex,
+  readShardRows,
+  readTrainStates,
+  SHARD_ARRAYS,
+  SHARD_FORMAT,
+  SHARD_FORMAT_VERSION,
+  shardContentSha256,
+  ShardIndexError,
+  shardKey,
+  verifyShards,
+  writeShards,
+  type ShardArrayName,
+  type ShardDtype,
+  type ShardFile,
+  type ShardIndex,
+  type ShardOptions,
+  type ShardPlan,
+  type ShardSplitInfo,
+  type ShardSplitName,
+  type VerifyResult,
+  type WriteShardsOptions,
+  type WriteShardsResult,
+} from './shards';

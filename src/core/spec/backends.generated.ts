@@ -27,4 +27,28 @@ export const ENGINE_BACKENDS = [
     description: "`cpu`: plain JavaScript. Always loads, 30–50× slower than wasm.",
     memory: { limit: "machine", why: "plain JavaScript typed arrays can use the machine's memory" },
   },
+  {
+    engine: "torch",
+    name: "cuda",
+    description: "`cuda`: PyTorch on an NVIDIA GPU (CUDA; NCCL across GPUs). Needs Python with a CUDA build of PyTorch.",
+    memory: { limit: "unknown", why: "the model lives in the GPU's memory, which is not known here" },
+  },
+  {
+    engine: "torch",
+    name: "mps",
+    description: "`mps`: PyTorch on Apple silicon's GPU (Metal). Needs Python with PyTorch.",
+    memory: { limit: "unknown", why: "the model lives in the GPU's (unified) memory, which is not known here" },
+  },
+  {
+    engine: "torch",
+    name: "torch-cpu",
+    description: "`torch-cpu`: PyTorch on the CPU (its BLAS; gloo across processes). Needs Python with PyTorch.",
+    memory: { limit: "machine", why: "PyTorch on the CPU can use the machine's memory" },
+  },
+] as const;
+
+/** Every engine, in the registry's order (the first is the default when `auto` prefers none). */
+export const ENGINE_DESCRIPTIONS = [
+  { id: "tfjs", description: "TensorFlow.js in a Node process (the trainer), on one of its backends." },
+  { id: "torch", description: "PyTorch in Python worker processes (one, or many under torchrun), driven by the same trainer loop." },
 ] as const;

@@ -6,7 +6,7 @@
  */
 import { isPresetName } from './preset-names';
 import { PRESETS } from './presets';
-import type { BackendName, ModuleSpec, SpecFile } from './schema';
+import type { BackendName, EngineChoice, ModuleSpec, Precision, SpecFile } from './schema';
 
 export type JsonPath = (string | number)[];
 
@@ -88,7 +88,10 @@ export interface ResolvedTraining {
   evalInterval: number;
   evalBatches: number;
   checkpointInterval: number;
+  engine: EngineChoice;
   backend: BackendName;
+  precision: Precision;
+  compile: boolean;
   memoryBudgetMiB: number;
 }
 
@@ -252,7 +255,10 @@ export function resolveSpec(file: SpecFile): ResolvedSpec {
       evalInterval: t.evalInterval ?? 100,
       evalBatches: t.evalBatches ?? 4,
       checkpointInterval: t.checkpointInterval ?? 200,
+      engine: t.engine ?? 'auto',
       backend: t.backend ?? 'auto',
+      precision: t.precision ?? 'fp32',
+      compile: t.compile ?? false,
       memoryBudgetMiB: t.memoryBudgetMiB ?? 4096,
     },
   };

@@ -11,7 +11,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { PRESET_NAMES, PRESET_SUMMARIES } from './preset-names';
-import { ENGINE_BACKENDS } from './backends.generated';
+import { ENGINE_BACKENDS, ENGINE_DESCRIPTIONS } from './backends.generated';
 
 export const SPEC_VERSION = 1;
 export const SCHEMA_ID = 'https://convbert-studio.dev/schemas/convbert.schema.json';
@@ -335,6 +335,20 @@ export const BACKEND_DESCRIPTIONS: Record<'auto' | EngineBackendName, string> = 
 };
 export type BackendName = keyof typeof BACKEND_DESCRIPTIONS;
 
+type EngineName = (typeof ENGINE_DESCRIPTIONS)[number]['id'];
+export const ENGINE_CHOICES: Record<'auto' | EngineName, string> = {
+  auto: `\`auto\`: PyTorch when Python with PyTorch sees a GPU here (CUDA or Apple MPS), else ${ENGINE_DESCRIPTIONS[0].id}; a \`backend\` other than auto names its engine.`,
+  ...(Object.fromEntries(ENGINE_DESCRIPTIONS.map((e) => [e.id, `\`${e.id}\`: ${e.description}`])) as Record<EngineName, string>),
+};
+export type EngineChoice = keyof typeof ENGINE_CHOICES;
+
+export const PRECISIONS = {
+  fp32: '`fp32`: float32 everywhere (the only precision of the TF.js engine).',
+  tf32: '`tf32`: float32 weights, TensorFloat-32 matrix products on NVIDIA GPUs (torch engine).',
+  bf16: '`bf16`: bfloat16 autocast with float32 master weights and optimizer (torch engine).',
+} as const;
+export type Precision = keyof typeof PRECISIONS;
+
 /**
  * The most memory each backend can use for training, whatever the budget: the hard limit the fit check
  * (`core/cost/fit.ts`) holds the cost model's estimate against. `machine` means the machine's memory (known only
@@ -366,7 +380,10 @@ export const TrainingSchema = Type.Object(
     evalInterval: Type.Optional(int(1, 1_000_000_000, 'Steps between evaluations (validation loss, accuracy, attention/conv probes).', { default: 100 })),
     evalBatches: Type.Optional(int(1, 100_000, 'Validation batches per evaluation.', { default: 4 })),
     checkpointInterval: Type.Optional(int(1, 1_000_000_000, 'Steps between checkpoints (written atomically; resume continues the same trajectory).', { default: 200 })),
-    backend: Type.Optional(choice(BACKEND_DESCRIPTIONS, 'TensorFlow.js backend.', { default: 'auto' })),
+    engine: Type.Optional(choice(ENGINE_CHOICES, 'The engine that trains: TF.js (in Node, everywhere) or PyTorch (Python; CUDA, MPS or the CPU; torchrun for many processes).', { default: 'auto' })),
+    backend: Type.Optional(choice(BACKEND_DESCRIPTIONS, "The engine's backend: a TF.js backend, or a PyTorch device.", { default: 'auto' })),
+    precision: Type.Optional(choice(PRECISIONS, 'Numeric precision of training (the torch engine; TF.js trains in fp32).', { default: 'fp32' })),
+    compile: Type.Optional(Type.Boolean(doc('Compile the model with `torch.compile` where the installed PyTorch has it (torch engine; ignored with a note elsewhere).', { default: false }))),
     memoryBudgetMiB: Type.Optional(int(16, 16_777_216, 'Warn when the estimated training memory (weights, gradients, optimizer state, activations) exceeds this. The wasm backend cannot address more than 4096 MiB.', { default: 4096 })),
   },
   { additionalProperties: false, ...doc('Masked-LM pretraining: data, optimisation, schedule, evaluation and backend.') },

@@ -1,5 +1,5 @@
 /**
- * What the training loop (`src/engines/tfjs/trainer/loop.ts`) drives: a `TrainingJob` owns a model, its data and its
+ * What the training loop (`src/engines/trainer/loop.ts`) drives: a `TrainingJob` owns a model, its data and its
  * optimizer; the loop owns the schedule, the step count, stop/pause, evaluation and checkpoint timing, the run
  * directory and the protocol. The masked-LM job built from `core/model` + `core/data` implements this; so does
  * the linear-regression job in `toy-job.ts` that the tests train.
@@ -23,7 +23,7 @@ export interface JobContext {
   spec: ResolvedSpec;
   /** Absolute path of the run directory. */
   runDir: string;
-  /** The TF.js backend in use. */
+  /** The engine's backend in use (a TF.js backend, or a PyTorch device). */
   backend: string;
   /**
    * Seeded from `spec.training.seed`; the loop saves and restores its state with every checkpoint, so a job
@@ -69,6 +69,9 @@ export interface StepMetrics {
   tokens: number;
   /** Training FLOPs this step did (0 or left out when unknown). */
   flops?: number;
+  /** Device memory in use after the step and the peak so far, where the job measures it (PyTorch); else the runtime's. */
+  memoryBytes?: number;
+  peakMemoryBytes?: number;
 }
 
 export interface ProbeResult {
@@ -105,7 +108,13 @@ export interface TrainingJob {
   /** Validation at `step` (updates completed). */
   evaluate(step: number): Promise<EvalMetrics>;
   saveState(): Promise<JobState> | JobState;
-  /** Called after `init`, before the first `step`, when resuming. */
+  /**
+   * Called once after `init` (and before `loadState`) with the run's length, when it is known: `training.steps`, the
+   * FLOP budget's steps or the caller's override. Optional: a job that prepares data ahead (the torch engine's
+   * shards) needs it.
+   */
+  plan?(run: { totalSteps: number; startStep: number }): Promise<void> | void;
+  /** Called after `init` (and `plan`), before the first `step`, when resuming. */
   loadState(state: JobState): Promise<void> | void;
   dispose(): void;
 }

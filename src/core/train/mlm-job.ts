@@ -3,7 +3,7 @@
  * network), `core/data` (corpus → tokenizer → batches), `optimizer` (AdamW/LAMB with the LayerNorm/bias
  * exclusions) and the cost model (FLOPs per step).
  *
- * What the job does and what the loop (`src/engines/tfjs/trainer/loop.ts`) does:
+ * What the job does and what the loop (`src/engines/trainer/loop.ts`) does:
  * - the loop owns the schedule (it passes each step's learning rate), the step count — `training.steps`, or
  *   `flopBudget` / `flopsPerStep` from `init` — evaluation and checkpoint timing, and the per-step metrics it
  *   derives (tokens/s, step ms, FLOP/s from `flops`, memory); it stops on a non-finite loss or gradient norm;
@@ -18,6 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { computeCost } from '../cost';
+import { trainingFlopsPerStep } from '../cost/budget';
 import { BatchIterator, prepareData, type Batch, type BatchIteratorState, type PreparedData } from '../data';
 import { buildModel, type Model } from '../model';
 import type { ResolvedSpec } from '../spec/resolve';
@@ -121,13 +122,16 @@ export function createMlmJob(ctx: JobContext, options: MlmJobOptions = {}): Trai
       }
       if (data.tokenizer.vocabSize < V) ctx.log('info', `the tokenizer has ${data.tokenizer.vocabSize} pieces; ${V - data.tokenizer.vocabSize} rows of the ${V}-row embedding are never used`);
       if (t.sequenceLength > spec.model.maxPositions) throw new Error(`sequenceLength ${t.sequenceLength} exceeds model.maxPositions ${spec.model.maxPositions}`);
+      if (t.precision !== 'fp32' || t.compile) {
+        ctx.warn(`the TF.js engine trains in fp32 without compilation: ${t.precision !== 'fp32' ? `precision ${t.precision}` : 'compile'} applies to the torch engine only`, 'set training.engine to "torch" (Python with PyTorch), or leave precision at fp32');
+      }
 
       model = buildModel(spec, { seed: opSeed(ctx.rng) });
       named = [...model.variables.entries()].map(([name, variable]) => ({ name, variable }));
       optimizer = new Optimizer(model.variables, optimizerConfigFromSpec(t));
 
       const cost = computeCost(spec, { sequenceLength: t.sequenceLength, batchSize: t.batchSize, maskedPerSequence: t.maxPredictions });
-      flopsPerStep = cost.totals.trainingFlopsPerStep * accumulation;
+      flopsPerStep = trainingFlopsPerStep(spec);
       tokensPerStep = t.batchSize * t.sequenceLength * accumulation;
       const params = model.parameterCount();
       if (params !== cost.totals.params) ctx.warn(`the model has ${params} parameters, the cost model says ${cost.totals.params}`, 'report this: the model and the cost model disagree');

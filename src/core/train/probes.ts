@@ -50,7 +50,7 @@ export interface ProbeSample {
 }
 
 /** Σ_s P[t, s]·|t − s| averaged over the real rows t < n of a [T, T] block at `offset`. */
-function meanDistance(p: Float32Array, offset: number, T: number, n: number): number {
+export function meanDistance(p: Float32Array, offset: number, T: number, n: number): number {
   if (n === 0) return 0;
   let total = 0;
   for (let t = 0; t < n; t++) {

@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import type { Engine, EvaluateRequest, EvaluateResult, IpcLaunchPlan, LaunchJob } from '../engine';
 import { TFJS_BACKENDS } from './backends/registry';
-import { mlmJobEnv, resolveTrainerEntry } from './entry';
+import { mlmJobEnv, resolveTrainerEntry } from '../trainer/entry';
 
 /** The in-process evaluator (./evaluate.ts, or dist/evaluate.js beside the bundle): loaded by path when used, so
  * bundles that import this module (the extension's) do not take TF.js in with it. */

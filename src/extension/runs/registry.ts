@@ -29,6 +29,8 @@ export interface RunRecord {
   specName?: string;
   state: RunState;
   backend?: string;
+  /** What the backend said it is (its report's `details.description`: "PyTorch 2.5 on the CPU, 2 ranks (Python 3.12)"), once the history is read. */
+  backendDescription?: string;
   step: number;
   totalSteps?: number;
   /** The lowest validation loss, else the lowest training loss; `undefined` before the first step. */
@@ -151,6 +153,7 @@ export function applyToHistory(entry: History, m: TrainerMessage): MetricPoint |
       accumulateTotals(entry.totals, m);
       supersedeAfter(entry, m.step);
       r.backend = m.backend.name;
+      if (typeof m.backend.details?.description === 'string' && m.backend.details.description) r.backendDescription = m.backend.details.description;
       r.step = m.step;
       r.totalSteps = m.totalSteps;
       return undefined;
@@ -375,6 +378,7 @@ export class RunRegistry {
       step: Math.max(keep.step, fresh.record.step),
       ...(keep.totalSteps !== undefined ? { totalSteps: keep.totalSteps } : fresh.record.totalSteps !== undefined ? { totalSteps: fresh.record.totalSteps } : {}),
       ...(keep.backend ?? fresh.record.backend ? { backend: (keep.backend ?? fresh.record.backend) as string } : {}),
+      ...(fresh.record.backendDescription ? { backendDescription: fresh.record.backendDescription } : {}),
       ...(fresh.record.bestLoss !== undefined ? { bestLoss: fresh.record.bestLoss } : {}),
       ...(fresh.record.bestKind ? { bestKind: fresh.record.bestKind } : {}),
       ...(fresh.record.lastLoss !== undefined ? { lastLoss: fresh.record.lastLoss } : {}),

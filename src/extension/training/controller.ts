@@ -11,14 +11,17 @@ import { latestCheckpointStep } from '../../run-format/checkpoint-name';
 import { newRunId, runPaths } from '../../run-format/run-dir';
 import { ensureWritableDir } from '../../run-format/fs-errors';
 import { TrainerClient } from '../../engines/client';
-import { readSettings, runsRoot } from '../config';
+import type { DistributedOptions, Engine } from '../../engines/engine';
+import { findTorchPython } from '../../engines/torch/python';
+import { readSettings, runsRoot, type Settings } from '../config';
 import { durationLabel, lossLabel } from '../../format';
 import { logAt, type Log } from '../log';
 import { runPickItem } from '../runs/labels';
 import type { RunRecord, RunRegistry } from '../runs/registry';
 import { analyzeSpecText, fitVerdict } from '../analysis';
 import { isSpecDocument, type SpecService } from '../spec-service';
-import { launchOptions, startOptions } from './launch';
+import { choosePython, distributedOptions, engineForRequest, engineRequest, fitBackend, launchOptions, mayNeedPython, settingForEngineError, startOptions, type EngineRequest, type SpecEngine } from './launch';
+import { pythonExtensionEnvironment } from './python-env';
 import { noCheckpointLabel, resumeLabel, resumePlan, START_OVER, START_OVER_DETAIL, type ResumePlan } from './resume-plan';
 
 interface LiveRun {
@@ -48,6 +51,17 @@ export const STOP_ALL_GRACE_MS = 10_000;
 export interface ResumeOptions extends TrainOptions {
   /** A run without a checkpoint: ask the user (default), start over without asking, or refuse. */
   ifNoCheckpoint?: 'ask' | 'start-over' | 'refuse';
+}
+
+/** The engine a run trains with, and what its launch and start need. */
+interface EngineLaunch {
+  engine: Engine;
+  request: EngineRequest;
+  distributed?: DistributedOptions;
+  /** The backend the fit check assumes. */
+  fitBackend: string;
+  /** For the log: the engine, and the interpreter and processes for the torch engine. */
+  label: string;
 }
 
 export interface TrainingEvents {
@@ -117,9 +131,13 @@ export class TrainingController implements vscode.Disposable {
       });
       return undefined;
     }
+    const folder = vscode.workspace.getWorkspaceFolder(doc.uri)?.uri.fsPath ?? (doc.uri.scheme === 'file' ? path.dirname(doc.uri.fsPath) : undefined);
+    const settings = readSettings(vscode.workspace, doc.uri);
+    // The engine, before anything starts: an engine asked for by name that cannot run here is said now.
+    const launch = await this.engineFor({ engine: analysis.spec.training.engine, backend: analysis.spec.training.backend }, settings, folder, analysis.spec.name);
+    if (!launch) return undefined;
     // Memory: past the backend's hard limit there is no way to start; over the budget only, the user decides.
-    const fitSettings = readSettings(vscode.workspace, doc.uri);
-    const verdict = fitVerdict(analysis.spec, fitSettings.backend, fitSettings.memoryBudgetMiB, this.specs.machine);
+    const verdict = fitVerdict(analysis.spec, launch.fitBackend, settings.memoryBudgetMiB, this.specs.machine);
     if (verdict.kind === 'refuse') {
       this.log.error(verdict.message);
       void vscode.window.showErrorMessage(verdict.message);
@@ -127,27 +145,25 @@ export class TrainingController implements vscode.Disposable {
     }
     if (verdict.kind === 'confirm' && (await vscode.window.showWarningMessage(verdict.message, { modal: true }, 'Train anyway')) !== 'Train anyway') return undefined;
     if (doc.isDirty && !doc.isUntitled) await doc.save();
-    const folder = vscode.workspace.getWorkspaceFolder(doc.uri)?.uri.fsPath ?? (doc.uri.scheme === 'file' ? path.dirname(doc.uri.fsPath) : undefined);
-    const settings = readSettings(vscode.workspace, doc.uri);
     const root = runsRoot(settings, folder);
     const runId = newRunId();
     const runDir = path.join(root, runId);
     await ensureWritableDir(root); // a read-only or forbidden runs folder is named as such, before any trainer starts
     const name = analysis.spec.name;
     await this.registry.beginLive(runId, runDir, root, { name, ...(doc.uri.scheme === 'file' ? { specSource: doc.uri.fsPath } : {}) });
-    const client = this.fork(runId, name, folder, doc.uri.scheme === 'file' ? path.dirname(doc.uri.fsPath) : (folder ?? process.cwd()), options);
+    const client = this.fork(runId, name, folder, doc.uri.scheme === 'file' ? path.dirname(doc.uri.fsPath) : (folder ?? process.cwd()), options, launch);
     const fromFile = doc.uri.scheme === 'file' && !doc.isUntitled;
     try {
       client.start({
         runDir,
         ...(fromFile ? { specPath: doc.uri.fsPath } : { spec: (analysis.result.file ?? {}) as unknown as Record<string, unknown> }),
-        options: startOptions(settings, false, options.steps),
+        options: startOptions(settings, false, options.steps, launch.request),
       });
     } catch (e) {
       client.dispose();
       throw e;
     }
-    this.log.info(`train: ${name} → ${runDir} (trainer pid ${client.pid ?? '?'})`);
+    this.log.info(`train: ${name} → ${runDir} (${launch.label}; trainer pid ${client.pid ?? '?'})`);
     return runId;
   }
 
@@ -181,9 +197,12 @@ export class TrainingController implements vscode.Disposable {
     }
     const folder = this.folderOf(run.dir);
     const settings = readSettings(vscode.workspace, folder ? vscode.Uri.file(folder) : undefined);
+    // The engine of the run's snapshot and recorded backend (a run resumes where it trained unless a setting says otherwise).
+    const launch = await this.engineFor(await this.snapshotEngine(run), settings, folder, run.name);
+    if (!launch) return undefined;
     await this.registry.beginLive(runId, run.dir, run.root, { name: run.name, resume: true });
-    const client = this.fork(runId, run.name, folder, folder ?? run.dir, options);
-    client.start({ runDir: run.dir, options: startOptions(settings, true, options.steps) });
+    const client = this.fork(runId, run.name, folder, folder ?? run.dir, options, launch);
+    client.start({ runDir: run.dir, options: startOptions(settings, true, options.steps, launch.request) });
     const label = resumeLabel(plan);
     this.log.info(`resume: ${run.name} (${runId}): ${label}`);
     if (!options.quiet) void vscode.window.showInformationMessage(`${run.name}: ${label}.`);
@@ -194,7 +213,7 @@ export class TrainingController implements vscode.Disposable {
    * Trains a run's spec snapshot again from step 0 as a new run, in a new run directory beside it: the old run, its
    * curve and its log stay as they were (nothing is lost; the Runs view deletes it when the user wants).
    */
-  private async startOver(run: RunRecord, options: TrainOptions): Promise<string> {
+  private async startOver(run: RunRecord, options: TrainOptions): Promise<string | undefined> {
     const snapshot = runPaths(run.dir).spec;
     let text: string;
     try {
@@ -210,16 +229,65 @@ export class TrainingController implements vscode.Disposable {
     const runDir = path.join(run.root, runId);
     const name = analysis.spec?.name ?? run.specName ?? run.name;
     const specDir = run.specSource ? path.dirname(run.specSource) : (folder ?? run.dir);
+    const launch = await this.engineFor(analysis.spec ? { engine: analysis.spec.training.engine, backend: analysis.spec.training.backend } : { ...(run.backend ? { backend: run.backend } : {}) }, settings, folder, name);
+    if (!launch) return undefined; // said in a notification
     await this.registry.beginLive(runId, runDir, run.root, { name, ...(run.specSource ? { specSource: run.specSource } : {}) });
-    const client = this.fork(runId, name, folder, specDir, options);
+    const client = this.fork(runId, name, folder, specDir, options, launch);
     try {
-      client.start({ runDir, spec: analysis.result.file as unknown as Record<string, unknown>, options: startOptions(settings, false, options.steps) });
+      client.start({ runDir, spec: analysis.result.file as unknown as Record<string, unknown>, options: startOptions(settings, false, options.steps, launch.request) });
     } catch (e) {
       client.dispose();
       throw e;
     }
     this.log.info(`start over: ${run.name} (${run.runId}) → new run ${runId} from its spec snapshot (trainer pid ${client.pid ?? '?'})`);
     return runId;
+  }
+
+  /** What a run asks for when resumed: its snapshot's `training.engine` and the backend it ran on. */
+  private async snapshotEngine(run: RunRecord): Promise<SpecEngine> {
+    let engine: string | undefined;
+    try {
+      engine = analyzeSpecText(await fsp.readFile(runPaths(run.dir).spec, 'utf8')).spec?.training.engine;
+    } catch {
+      engine = undefined; // no snapshot: the recorded backend decides
+    }
+    return { ...(engine ? { engine } : {}), ...(run.backend ? { backend: run.backend } : {}) };
+  }
+
+  /**
+   * The engine for a spec under the settings (src/extension/training/launch.ts), with the torch engine's
+   * interpreter and processes. An engine that cannot be had is an error notification naming what to install or set,
+   * with a button to the setting, and `undefined`; with everything `auto`, TF.js trains without a word.
+   */
+  private async engineFor(spec: SpecEngine | undefined, settings: Settings, folder: string | undefined, name: string): Promise<EngineLaunch | undefined> {
+    const request = engineRequest(spec, settings);
+    if (request.note) this.log.info(`${name}: ${request.note}`);
+    let python: string | undefined;
+    let devices: { cuda: boolean; mps: boolean } | undefined;
+    if (mayNeedPython(request)) {
+      const choice = await choosePython(settings.torchPython, folder, () => pythonExtensionEnvironment(folder ? vscode.Uri.file(folder) : undefined), async (p) => (await findTorchPython({ configured: p })).ok);
+      if (choice.note) this.log.info(`${name}: ${choice.note}`);
+      python = choice.python;
+      // Asynchronously, so the engine's own (synchronous, cached) probe in chooseEngine does not block the editor.
+      const probe = await findTorchPython(python ? { configured: python } : {});
+      if (probe.ok) devices = { cuda: probe.info.cuda.available, mps: probe.info.mps };
+      this.log.debug(`${name}: Python for the torch engine (${choice.source}): ${probe.ok ? `${probe.info.python}, PyTorch ${probe.info.torch}` : probe.reason}`);
+    }
+    let engine: Engine;
+    try {
+      engine = engineForRequest(request, python);
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      this.log.error(`train ${name}: ${message}`);
+      const setting = settingForEngineError(message);
+      void vscode.window.showErrorMessage(`Cannot train ${name}: ${message}`, 'Open Setting').then((c) => {
+        if (c) void vscode.commands.executeCommand('workbench.action.openSettings', setting);
+      });
+      return undefined;
+    }
+    const distributed = distributedOptions(engine, settings, python);
+    const label = `${engine.id} engine${distributed?.python ? `, ${distributed.python}` : ''}${distributed?.nprocPerNode ? `, ${distributed.nprocPerNode} processes` : ''}`;
+    return { engine, request, ...(distributed ? { distributed } : {}), fitBackend: fitBackend(request, engine, devices), label };
   }
 
   /** The workspace folder a run directory is in. */
@@ -248,9 +316,11 @@ export class TrainingController implements vscode.Disposable {
     return (await vscode.window.showQuickPick(items, { placeHolder, matchOnDescription: true, matchOnDetail: true }))?.runId;
   }
 
-  private fork(runId: string, name: string, folder: string | undefined, cwd: string, options: TrainOptions): TrainerClient {
+  private fork(runId: string, name: string, folder: string | undefined, cwd: string, options: TrainOptions, launch: EngineLaunch): TrainerClient {
     const settings = readSettings(vscode.workspace, folder ? vscode.Uri.file(folder) : undefined);
-    const client = TrainerClient.fork(launchOptions({ extensionPath: this.extensionPath, settings, workspaceFolder: folder, cwd }));
+    const client = TrainerClient.fork(
+      launchOptions({ extensionPath: this.extensionPath, settings, workspaceFolder: folder, cwd, engine: launch.engine, ...(launch.distributed ? { distributed: launch.distributed } : {}) }),
+    );
     const run: LiveRun = { runId, name, client, step: 0, totalSteps: 0, loss: undefined, etaMs: null, cancelled: false };
     this.live.set(runId, run);
     this.events.onStarted?.(runId);

@@ -2,9 +2,12 @@
  * Runs the in-host mocha suite (out/e2e/suite/index.js) inside code-server's real Node extension host: the
  * workbench loads the extension under development and the tests through the URL payload, forwards the tests'
  * console through `window.codeAutomationLog`, and reports the exit code through `window.codeAutomationExit`.
+ * A test that logs the line `e2e-screenshot: <name>` gets a screenshot of the workbench in $SHOTS/<name>.png
+ * (taken as the line arrives: the test waits a moment before it changes what is shown).
  *
  *   BASE=http://127.0.0.1:PORT WS=<workspace> EXT=<repo> TESTS=<out/e2e/suite/index.js> [EXT_ENV=<json>] npx tsx test/e2e/drivers/host-tests.ts
  */
+import * as path from 'node:path';
 import * as util from 'node:util';
 import { launch, NOISE } from './browser';
 
@@ -18,6 +21,14 @@ async function main(): Promise<number> {
   await page.exposeFunction('codeAutomationLog', (_type: string, args: unknown[]) => {
     const line = util.format(...(args ?? []));
     if (!NOISE.test(line)) console.log(line);
+    const shot = /^e2e-screenshot: ([\w.-]+)$/.exec(line.trim());
+    if (shot && process.env.SHOTS) {
+      const file = path.join(process.env.SHOTS, `${shot[1]}.png`);
+      void page.screenshot({ path: file }).then(
+        () => console.log(`screenshot: ${file}`),
+        (e: unknown) => console.log(`screenshot ${file} failed: ${e instanceof Error ? e.message : String(e)}`),
+      );
+    }
   });
   await page.exposeFunction('codeAutomationExit', (code: number) => done(code));
   await page.goto(url);

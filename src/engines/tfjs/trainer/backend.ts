@@ -1,9 +1,9 @@
 /** The trainer's backend step: the chooser of ./backends (in the registry's order), its report put in the protocol's shape. */
 import { BACKEND_CHAIN, describeBackend, loadBackend, type BackendPreference } from '../backends';
-import type { BackendReport, LogLevel } from '../../../protocol';
-import { TrainerError } from './errors';
+import type { BackendLoader } from '../../trainer/loop';
+import { TrainerError } from '../../trainer/errors';
 
-export type BackendLoader = (requested: string, log: (level: LogLevel, message: string) => void) => Promise<BackendReport>;
+export type { BackendLoader };
 
 export const loadTrainerBackend: BackendLoader = async (requested, log) => {
   if (requested !== 'auto' && !(BACKEND_CHAIN as readonly string[]).includes(requested)) {

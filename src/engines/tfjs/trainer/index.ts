@@ -1,8 +1,9 @@
-/** The trainer: the loop that drives a job over the protocol, and the host-side handles to run it. */
-export { TrainerSession, type TrainerDeps } from './loop';
+/** The TF.js engine's trainer: the engine-neutral loop (src/engines/trainer) with this engine's job and backends. */
+export { TrainerSession, type TrainerDeps } from '../../trainer/loop';
 export { TrainerClient, type TrainerClientOptions, type OutputListener } from '../../client';
-export { InProcessTrainer } from './in-process';
+export { InProcessTrainer } from '../../trainer/in-process';
 export type { TrainerHandle, TrainerExit, StartRequest } from '../../handle';
-export { TrainerError } from './errors';
+export { TrainerError } from '../../trainer/errors';
 export { JOB_MODULE_ENV, loadJobFactory, defaultJobFactory } from './jobs';
 export { loadTrainerBackend, type BackendLoader } from './backend';
+export { tfjsTrainerDeps } from './deps';

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { JobFactory } from '../../../core/train/job';
 import { createJob as createMlmJob } from '../../../core/train/mlm-job';
-import { TrainerError } from './errors';
+import { TrainerError } from '../../trainer/errors';
 
 export const JOB_MODULE_ENV = 'CONVBERT_TRAINER_JOB_MODULE';
 

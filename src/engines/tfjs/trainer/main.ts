@@ -1,7 +1,8 @@
 /**
- * Entry of the trainer process (`child_process.fork`ed by `TrainerClient`; bundled as its own file). One job per
- * process; see `process.ts` and `loop.ts`.
+ * Entry of the TF.js trainer process (`child_process.fork`ed by `TrainerClient`; bundled as its own file). One job
+ * per process: the engine-neutral trainer (src/engines/trainer) with the TF.js job and backends.
  */
-import { runTrainerProcess } from './process';
+import { runTrainerProcess } from '../../trainer/process';
+import { tfjsTrainerDeps } from './deps';
 
-void runTrainerProcess();
+void runTrainerProcess(tfjsTrainerDeps());

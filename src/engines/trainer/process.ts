@@ -1,5 +1,5 @@
 /**
- * The trainer as a child process: speaks the protocol over the IPC channel `child_process.fork` opens, runs one
+ * The trainer as a child process, for every engine (each gives its job factory and backend loader): speaks the protocol over the IPC channel `child_process.fork` opens, runs one
  * job, and exits after `done` (code 0 when completed, stopped or cancelled, 1 otherwise). SIGTERM, SIGINT and the
  * host going away all stop gracefully (finish the step, checkpoint, `done`).
  *
@@ -8,8 +8,7 @@
  * the corrupt heap spun forever at 100 % CPU; a timer on the main thread could not have fired).
  */
 import { Worker } from 'node:worker_threads';
-import { trainerMessage, type TrainerMessage } from '../../../protocol';
-import { defaultJobFactory } from './jobs';
+import { trainerMessage, type TrainerMessage } from '../../protocol';
 import { TrainerSession, type TrainerDeps } from './loop';
 
 /** How long the process may take to exit after `done` or a fatal `error`. */
@@ -43,7 +42,8 @@ function startExitWatchdog(): { arm: (ms: number) => void } {
   return { arm: (ms) => worker?.postMessage(ms) };
 }
 
-export async function runTrainerProcess(deps: Partial<TrainerDeps> = {}): Promise<void> {
+/** Runs one job in this process for the host at the other end of the IPC channel, with the engine's `deps`. */
+export async function runTrainerProcess(deps: TrainerDeps): Promise<void> {
   const send = process.send?.bind(process);
   if (!send) {
     process.stderr.write('convbert trainer: this is the trainer process; the CLI and the extension start it with an IPC channel. It does not run on its own.\n');
@@ -66,7 +66,7 @@ export async function runTrainerProcess(deps: Partial<TrainerDeps> = {}): Promis
       pending--;
     }
   };
-  const session = new TrainerSession(emit, { createJob: defaultJobFactory, ...deps, pid: process.pid });
+  const session = new TrainerSession(emit, { ...deps, pid: process.pid });
 
   const crash = (e: unknown) => {
     const message = e instanceof Error ? e.message : String(e);

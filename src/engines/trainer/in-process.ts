@@ -3,8 +3,8 @@
  * to keep responsive) and for tests. Messages are cloned both ways (as IPC would) and validated on arrival.
  * TF.js work blocks this thread between the loop's yields; the loop yields after every step.
  */
-import { hostMessage } from '../../../protocol';
-import { TrainerHandleBase, type TrainerExit } from '../../handle';
+import { hostMessage } from '../../protocol';
+import { TrainerHandleBase, type TrainerExit } from '../handle';
 import { TrainerSession, type TrainerDeps } from './loop';
 
 function cloned(value: unknown): unknown {

@@ -1,6 +1,7 @@
 /**
- * Where the trainer process comes from: the bundled `dist/trainer.js` (what the installed CLI and the extension
- * fork), else `src/engines/tfjs/trainer/main.ts` run through tsx (a source checkout without a build). When the CLI itself runs
+ * Where an engine's trainer process comes from: its bundle in dist/ (`dist/trainer.js` for TF.js; what the installed
+ * CLI and the extension fork), else its TypeScript entry (`src/engines/tfjs/trainer/main.ts`) run through tsx (a
+ * source checkout without a build). When the CLI itself runs
  * from its TypeScript source and the bundle is older than the sources, the bundle is stale and the source entry is
  * used, so a checkout never trains with yesterday's trainer. `CONVBERT_TRAINER_ENTRY` forces an entry.
  */
@@ -38,7 +39,7 @@ function tsxArgs(root: string): string[] {
 /** `JOB_MODULE_ENV` of src/engines/tfjs/trainer/jobs.ts, not imported from there: that module loads the model and TF.js. */
 const JOB_MODULE_ENV = 'CONVBERT_TRAINER_JOB_MODULE';
 
-/** The folder with ConvBERT Studio's package.json, from this file's location (src/engines/tfjs or dist). */
+/** The folder with ConvBERT Studio's package.json, from this file's location (src/engines/trainer or dist). */
 export function packageRoot(from: string = __dirname): string {
   let dir = from;
   for (;;) {
@@ -78,7 +79,15 @@ function jobNeedsTsx(env: NodeJS.ProcessEnv): boolean {
   return /\.[cm]?ts$/.test(env[JOB_MODULE_ENV] ?? '');
 }
 
-export function resolveTrainerEntry(options: { root?: string; runningFromSource?: boolean; env?: NodeJS.ProcessEnv } = {}): TrainerEntry {
+/** An engine's trainer: its bundle's file name in dist/ and its source entry relative to the package root. */
+export interface TrainerEntryFiles {
+  bundle: string;
+  source: string;
+}
+
+export const TFJS_TRAINER: TrainerEntryFiles = { bundle: 'trainer.js', source: 'src/engines/tfjs/trainer/main.ts' };
+
+export function resolveTrainerEntry(options: { root?: string; runningFromSource?: boolean; env?: NodeJS.ProcessEnv; files?: TrainerEntryFiles } = {}): TrainerEntry {
   const env = options.env ?? process.env;
   const root = options.root ?? packageRoot();
   const TSX = tsxArgs(root);
@@ -90,16 +99,17 @@ export function resolveTrainerEntry(options: { root?: string; runningFromSource?
     const ts = /\.[cm]?ts$/.test(entry);
     return { entry, execArgv: ts || jobNeedsTsx(env) ? TSX : [], kind: ts ? 'source' : 'bundle', why: `${TRAINER_ENTRY_ENV} is set` };
   }
-  const bundle = path.join(root, 'dist', 'trainer.js');
-  const source = path.join(root, 'src', 'engines', 'tfjs', 'trainer', 'main.ts');
+  const files = options.files ?? TFJS_TRAINER;
+  const bundle = path.join(root, 'dist', files.bundle);
+  const source = path.join(root, ...files.source.split('/'));
   const haveBundle = existsSync(bundle);
   const haveSource = existsSync(source);
   if (haveBundle) {
     const stale = fromSource && haveSource && newestSource(path.join(root, 'src')) > statSync(bundle).mtimeMs;
     if (!stale) return { entry: bundle, execArgv: jobNeedsTsx(env) ? TSX : [], kind: 'bundle', why: 'the bundled trainer' };
-    return { entry: source, execArgv: TSX, kind: 'source', why: 'dist/trainer.js is older than src/ (run `npm run build`); using the TypeScript source' };
+    return { entry: source, execArgv: TSX, kind: 'source', why: `dist/${files.bundle} is older than src/ (run \`npm run build\`); using the TypeScript source` };
   }
-  if (haveSource) return { entry: source, execArgv: TSX, kind: 'source', why: 'no dist/trainer.js (run `npm run build`); using the TypeScript source' };
+  if (haveSource) return { entry: source, execArgv: TSX, kind: 'source', why: `no dist/${files.bundle} (run \`npm run build\`); using the TypeScript source` };
   throw new LaunchError(`the trainer is missing: neither ${bundle} nor ${source} exists; run \`npm run build\` in the ConvBERT Studio folder`);
 }
 

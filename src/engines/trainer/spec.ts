@@ -5,11 +5,11 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import type { StartMessage } from '../../../protocol';
-import type { ResolvedSpec } from '../../../core/spec/resolve';
-import type { SpecFile } from '../../../core/spec/schema';
-import { formatDiagnostic, validateSpecText } from '../../../core/validate/validate';
-import { runPaths } from '../../../run-format/run-dir';
+import type { StartMessage } from '../../protocol';
+import type { ResolvedSpec } from '../../core/spec/resolve';
+import type { SpecFile } from '../../core/spec/schema';
+import { formatDiagnostic, validateSpecText } from '../../core/validate/validate';
+import { runPaths } from '../../run-format/run-dir';
 import { TrainerError } from './errors';
 
 export interface StartSpec {

@@ -19,7 +19,6 @@
  * messages are seen within one step.
  */
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import {
   PROTOCOL_VERSION,
   resumingSentence,
@@ -33,31 +32,41 @@ import {
   type Summary,
   type TrainerMessage,
   type TrainerMessageBody,
-} from '../../../protocol';
-import { describeOutOfMemory } from '../../../core/cost';
-import { listCheckpoints } from '../../../run-format/checkpoint-name';
-import { hashSpec, loadLatestCheckpoint, writeCheckpoint, type Json, type LoadedCheckpoint, type WriteCheckpointOptions } from '../../../run-format/checkpoint';
-import type { JobContext, JobFactory, JobInfo, TrainingJob } from '../../../core/train/job';
-import { HISTORY_TYPES, StepMeter, appendMetricEvent, perSecond, truncateMetricEventsAfter } from '../../../run-format/metrics';
-import { Rng, parseRngState, restoreRng } from '../../../core/rng';
-import { RunLockedError, acquireRunLock, appendLog, defaultCacheDir, initRunDir, readRunInfo, removeTempFiles, updateRunInfo, type RunState } from '../../../run-format/run-dir';
-import { saveRunProbe, writeProbeSummary } from '../../../run-format/probes';
+} from '../../protocol';
+import { describeOutOfMemory } from '../../core/cost';
+import { listCheckpoints } from '../../run-format/checkpoint-name';
+import { hashSpec, loadLatestCheckpoint, writeCheckpoint, type Json, type LoadedCheckpoint, type WriteCheckpointOptions } from '../../run-format/checkpoint';
+import type { JobContext, JobFactory, JobInfo, TrainingJob } from '../../core/train/job';
+import { HISTORY_TYPES, StepMeter, appendMetricEvent, perSecond, truncateMetricEventsAfter } from '../../run-format/metrics';
+import { Rng, parseRngState, restoreRng } from '../../core/rng';
+import { RunLockedError, acquireRunLock, appendLog, defaultCacheDir, initRunDir, readRunInfo, removeTempFiles, updateRunInfo, type RunState } from '../../run-format/run-dir';
+import { saveRunProbe, writeProbeSummary } from '../../run-format/probes';
 import * as os from 'node:os';
-import { learningRateAt } from '../../../core/train/schedule';
-import { loadTrainerBackend, type BackendLoader } from './backend';
+import { learningRateAt } from '../../core/train/schedule';
+import { totalTrainingSteps } from '../../core/cost/budget';
 import { TrainerError } from './errors';
 import { loadStartSpec } from './spec';
-import { isRecord } from '../../../core/json';
+import { isRecord } from '../../core/json';
 
 export interface TrainerDeps {
   createJob: JobFactory;
-  /** Default: the TF.js backends' chooser (src/engines/tfjs/backends). */
-  loadBackend?: BackendLoader;
+  /** The engine's backend chooser (TF.js: src/engines/tfjs/trainer/backend.ts). */
+  loadBackend: BackendLoader;
+  /** The engine's runtime: its versions for `hello`, and the memory it holds now (metrics), when it knows. */
+  runtime?: TrainerRuntime;
   appVersion?: string;
   /** Passed to every checkpoint write (tests use `onPhase`). */
   checkpointOptions?: WriteCheckpointOptions;
   /** The pid reported in `hello` and `run.json`. */
   pid?: number;
+}
+
+/** An engine's backend step: loads (or finds) the backend asked for and reports what it got. */
+export type BackendLoader = (requested: string, log: (level: LogLevel, message: string) => void) => Promise<BackendReport>;
+
+export interface TrainerRuntime {
+  versions: Record<string, string>;
+  memoryBytes?: () => number;
 }
 
 type Phase = 'idle' | 'starting' | 'running' | 'paused' | 'finished';
@@ -66,6 +75,11 @@ interface LoopState {
   totalSteps: number;
   tokensSeen: number;
   elapsedMs: number;
+}
+
+/** A step's memory: what the job measured (a GPU's bytes in use), else what the runtime holds. */
+function memoryOf(m: { memoryBytes?: number; peakMemoryBytes?: number }, runtime: TrainerRuntime | undefined): { memoryBytes: number; peakMemoryBytes?: number } {
+  return { memoryBytes: m.memoryBytes ?? runtime?.memoryBytes?.() ?? 0, ...(m.peakMemoryBytes !== undefined ? { peakMemoryBytes: m.peakMemoryBytes } : {}) };
 }
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -188,7 +202,7 @@ export class TrainerSession {
   // -------------------------------------------------------------------------------------------------------
 
   private versions() {
-    return { protocol: PROTOCOL_VERSION as typeof PROTOCOL_VERSION, node: process.versions.node, tfjs: tf.version.tfjs, ...(this.deps.appVersion ? { app: this.deps.appVersion } : {}) };
+    return { protocol: PROTOCOL_VERSION as typeof PROTOCOL_VERSION, node: process.versions.node, ...this.deps.runtime?.versions, ...(this.deps.appVersion ? { app: this.deps.appVersion } : {}) };
   }
 
   private send(body: TrainerMessageBody): void {
@@ -304,7 +318,7 @@ export class TrainerSession {
       for (const w of skippedWarnings) this.send({ type: 'warning', message: w, hint: 'the run continues from the newest whole checkpoint' });
       this.checkCancel();
 
-      const backend: BackendReport = await (this.deps.loadBackend ?? loadTrainerBackend)(options.backend ?? training.backend, (level, message) => this.log(level, message));
+      const backend: BackendReport = await this.deps.loadBackend(options.backend ?? training.backend, (level, message) => this.log(level, message));
       backendName = backend.name;
       this.checkCancel();
 
@@ -325,11 +339,8 @@ export class TrainerSession {
       const info: JobInfo = await job.init();
       this.checkCancel();
 
-      let totalSteps = options.steps ?? training.steps;
-      if (options.steps === undefined && training.flopBudget !== undefined) {
-        if (info.flopsPerStep && info.flopsPerStep > 0) totalSteps = Math.max(1, Math.ceil(training.flopBudget / info.flopsPerStep));
-        else this.send({ type: 'warning', message: `flopBudget is ignored: the job does not know its FLOPs per step; training ${totalSteps} steps` });
-      }
+      const { steps: totalSteps, budgetIgnored } = totalTrainingSteps(training, info.flopsPerStep, options.steps);
+      if (budgetIgnored) this.send({ type: 'warning', message: `flopBudget is ignored: the job does not know its FLOPs per step; training ${totalSteps} steps` });
       const loop: LoopState = { totalSteps, tokensSeen: 0, elapsedMs: 0 };
       let retrained: { from: number; to: number } | undefined;
       this.step = 0;
@@ -339,6 +350,14 @@ export class TrainerSession {
         else if (options.steps !== saved.totalSteps) this.send({ type: 'warning', message: `resuming with ${options.steps} total steps instead of ${saved.totalSteps}: the learning-rate schedule changes from here` });
         loop.tokensSeen = saved.tokensSeen;
         loop.elapsedMs = saved.elapsedMs;
+      }
+      // The job learns the run's length before any step (the torch engine writes the data shards for it).
+      if (job.plan) {
+        await job.plan({ totalSteps: loop.totalSteps, startStep: checkpoint?.step ?? 0 });
+        this.checkCancel();
+      }
+      if (checkpoint) {
+        const saved = parseLoopState(checkpoint.extra);
         const rngs = isRecord(checkpoint.rng) ? checkpoint.rng : {};
         await job.loadState({
           tensors: checkpoint.tensors,
@@ -536,7 +555,7 @@ export class TrainerSession {
         tokensPerSecond: perSecond(m.tokens, stepMs),
         stepMs,
         flopsPerSecond: perSecond(m.flops ?? 0, stepMs),
-        memoryBytes: tf.memory().numBytes,
+        ...memoryOf(m, this.deps.runtime),
       });
       this.send({ type: 'progress', step: this.step, totalSteps: loop.totalSteps, tokensSeen: loop.tokensSeen, elapsedMs: loop.elapsedMs, etaMs: meter.etaMs(loop.totalSteps - this.step) });
       if (this.step % training.evalInterval === 0) await evaluate();

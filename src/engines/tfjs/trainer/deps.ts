@@ -1,0 +1,11 @@
+/** What the TF.js engine gives the engine-neutral trainer (src/engines/trainer): its job, backends and runtime. */
+import * as tf from '@tensorflow/tfjs';
+import type { TrainerDeps } from '../../trainer/loop';
+import { loadTrainerBackend } from './backend';
+import { defaultJobFactory } from './jobs';
+
+export const tfjsRuntime = { versions: { tfjs: tf.version.tfjs }, memoryBytes: () => tf.memory().numBytes };
+
+export function tfjsTrainerDeps(overrides: Partial<TrainerDeps> = {}): TrainerDeps {
+  return { createJob: defaultJobFactory, loadBackend: loadTrainerBackend, runtime: tfjsRuntime, ...overrides };
+}

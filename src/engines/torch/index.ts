@@ -1,0 +1,87 @@
+/**
+ * The PyTorch engine (docs/torch-engine.md): the same Node trainer loop as the TF.js engine (src/engines/trainer),
+ * whose job is a proxy for a group of Python workers (python/convbert_torch: the model, AdamW/LAMB, DDP under
+ * torchrun or ranks it starts itself) fed by shards the TypeScript data pipeline writes. CUDA, Apple MPS or the CPU.
+ *
+ * This module declares the engine and plans its launch; it imports no TF.js and starts no Python until asked
+ * (`availability` probes the interpreter once per process).
+ */
+import * as path from 'node:path';
+import type { Availability, DistributedOptions, Engine, EvaluateRequest, EvaluateResult, IpcLaunchPlan, LaunchJob } from '../engine';
+import { mlmJobEnv, resolveTrainerEntry, type TrainerEntryFiles } from '../trainer/entry';
+import { TORCH_BACKENDS } from './backends';
+import { findTorchPythonSync } from './python';
+
+export const TORCH_TRAINER: TrainerEntryFiles = { bundle: 'torch-trainer.js', source: 'src/engines/torch/trainer/main.ts' };
+/** The launch's distributed options, for the trainer (./trainer/deps.ts reads it). */
+export const TORCH_OPTIONS_ENV = 'CONVBERT_TORCH';
+
+/** Options as the trainer receives them: `distributed` plus where our Python package is. */
+export interface TorchLaunchOptions extends DistributedOptions {
+  /** ConvBERT Studio's installed folder (its python/ holds convbert_torch). */
+  installedAt?: string;
+}
+
+/** Checks distributed options: one line per problem, for the CLI and the editor. */
+export function checkDistributed(d: DistributedOptions | undefined): string | undefined {
+  if (!d) return undefined;
+  const positive = (v: number | undefined, name: string) => (v !== undefined && (!Number.isInteger(v) || v < 1) ? `${name} must be a whole number ≥ 1 (got ${v})` : undefined);
+  const bad = positive(d.nprocPerNode, '--nproc-per-node') ?? positive(d.nnodes, '--nnodes');
+  if (bad) return bad;
+  if ((d.nnodes ?? 1) > 1 && !d.rdzvEndpoint) return '--nnodes above 1 needs --rdzv-endpoint HOST:PORT (the first node)';
+  if (d.rdzvEndpoint !== undefined && !/^[A-Za-z0-9_.\-[\]:]+:\d{1,5}$/.test(d.rdzvEndpoint)) return `--rdzv-endpoint must be HOST:PORT (got ${d.rdzvEndpoint})`;
+  if (d.nodeRank !== undefined && (!Number.isInteger(d.nodeRank) || d.nodeRank < 0 || d.nodeRank >= (d.nnodes ?? 1))) return `--node-rank must be in 0…${(d.nnodes ?? 1) - 1}`;
+  return undefined;
+}
+
+function loadEvaluator(): { evaluateRun(request: EvaluateRequest): Promise<EvaluateResult> } {
+  const file = path.join(__dirname, __filename.endsWith('.ts') ? 'evaluate.ts' : 'torch-evaluate.js');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(file) as { evaluateRun(request: EvaluateRequest): Promise<EvaluateResult> };
+}
+
+export const torchEngine = {
+  id: 'torch',
+  description: 'PyTorch in Python worker processes (one, or many under torchrun), driven by the same trainer loop.',
+  backends: TORCH_BACKENDS,
+
+  availability(options?: { python?: string }): Availability {
+    const probe = findTorchPythonSync({ configured: options?.python });
+    if (probe.ok) return { ok: true, reason: `Python ${probe.info.pythonVersion} (${probe.info.python}), PyTorch ${probe.info.torch}` };
+    return { ok: false, reason: `${probe.reason} — ${probe.hint}` };
+  },
+
+  /** `auto` takes PyTorch when it runs here on a GPU: there it is many times faster than any TF.js backend. */
+  preferredByAuto(options?: { python?: string }): boolean {
+    const probe = findTorchPythonSync({ configured: options?.python });
+    return probe.ok && (probe.info.cuda.available || probe.info.mps);
+  },
+
+  launch(job: LaunchJob): IpcLaunchPlan {
+    const hostEnv = job.env ?? process.env;
+    const problem = checkDistributed(job.distributed);
+    if (problem) throw new Error(problem);
+    const env: Record<string, string> = { ...mlmJobEnv(job.specDir, hostEnv) };
+    const options: TorchLaunchOptions = { ...job.distributed, ...(job.installedAt ? { installedAt: job.installedAt } : {}) };
+    env[TORCH_OPTIONS_ENV] = JSON.stringify(options);
+    const entry = job.installedAt
+      ? { entry: path.join(job.installedAt, 'dist', TORCH_TRAINER.bundle), execArgv: [], why: 'the installed trainer (PyTorch engine)' }
+      : resolveTrainerEntry({ env: hostEnv, files: TORCH_TRAINER });
+    if (!job.runtimePath && job.electronHost) env.ELECTRON_RUN_AS_NODE = '1';
+    return { engine: 'torch', transport: 'ipc', command: job.runtimePath, script: entry.entry, execArgv: entry.execArgv, args: [], env, cwd: job.cwd, why: entry.why };
+  },
+
+  evaluate: (request) => loadEvaluator().evaluateRun(request),
+} as const satisfies Engine;
+
+/**
+ * A machine other than the first of a multi-machine run (`--node-rank` ≥ 1) runs no trainer: only its ranks, which
+ * take every request from rank 0 on the first machine. The program to run there, in the foreground.
+ */
+export async function followerCommand(d: DistributedOptions, installedAt?: string): Promise<{ command: string; args: string[]; env: Record<string, string> }> {
+  const { findTorchPython, workerEnv } = await import('./python');
+  const probe = await findTorchPython({ configured: d.python });
+  if (!probe.ok) throw new Error(`${probe.reason} — ${probe.hint}`);
+  const { launchArgs } = await import('./job');
+  return { command: probe.info.python, args: ['-m', 'convbert_torch.launch', ...launchArgs(d)], env: workerEnv(installedAt) };
+}
