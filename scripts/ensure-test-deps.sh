@@ -11,17 +11,24 @@
 # are looked for at $DEJAVU_FONT, else Debian's path of DejaVuSans.ttf.
 set -euo pipefail
 
-# PyTorch for the torch engine: the interpreter its tests use ($CONVBERT_PYTHON, else Debian's /usr/bin/python3).
-TORCH_PYTHON=${CONVBERT_PYTHON:-/usr/bin/python3}
+# PyTorch for the torch engine: the interpreter its tests use ($CONVBERT_PYTHON, else Debian's /usr/bin/python3;
+# TORCH_PYTHON and OPENBLAS_BLAS override both checks, for this script's own test).
+TORCH_PYTHON=${TORCH_PYTHON:-${CONVBERT_PYTHON:-/usr/bin/python3}}
 TORCH_PACKAGES=(python3-torch python3-numpy libopenblas0-pthread)
-if ! "$TORCH_PYTHON" -c 'import torch, numpy' >/dev/null 2>&1 || ! [ -e /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 -o "$(uname -m)" != x86_64 ]; then
+have_openblas() {
+  [ -n "${CONVBERT_PYTHON:-}" ] && return 0 # the user's own PyTorch brings its BLAS
+  local f
+  for f in ${OPENBLAS_BLAS:-/usr/lib/*/openblas-pthread/libblas.so.3}; do [ -e "$f" ] && return 0; done
+  return 1
+}
+if ! "$TORCH_PYTHON" -c 'import torch, numpy' >/dev/null 2>&1 || ! have_openblas; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ -z "${CONVBERT_PYTHON:-}" ]; then
     echo "ensure-test-deps: PyTorch for the torch engine's tests: apt-get install ${TORCH_PACKAGES[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${TORCH_PACKAGES[@]}"
   else
-    echo "ensure-test-deps: no PyTorch in ${TORCH_PYTHON}: the torch engine's tests will be skipped (install ${TORCH_PACKAGES[*]}, or set CONVBERT_PYTHON)" >&2
+    echo "ensure-test-deps: no PyTorch with OpenBLAS in ${TORCH_PYTHON}: the torch engine's tests will be skipped (install ${TORCH_PACKAGES[*]}, or set CONVBERT_PYTHON)" >&2
   fi
 fi
 

@@ -201,8 +201,10 @@ def spawn(args: argparse.Namespace, worker_args: List[str]) -> int:
             'MASTER_ADDR': host, 'MASTER_PORT': port, 'RANK': str(rank), 'WORLD_SIZE': str(world),
             'LOCAL_RANK': str(local), 'LOCAL_WORLD_SIZE': str(args.nproc), 'GROUP_RANK': str(args.node_rank),
         })
-        if 'OMP_NUM_THREADS' not in os.environ:
-            env['OMP_NUM_THREADS'] = str(max(1, (os.cpu_count() or 1) // args.nproc))
+        # The node's cores shared among its ranks, for torch's own threads and the BLAS's (OpenBLAS runs its own pool).
+        for var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
+            if var not in os.environ:
+                env[var] = str(max(1, (os.cpu_count() or 1) // args.nproc))
         group.start(f'rank {rank}', worker_command(worker_args), env, protocol=rank == 0)
     return group.supervise()
 

@@ -43,6 +43,15 @@ EXIT = '__exit__'
 COLLECTIVE = ('init', 'step', 'evaluate', 'load')
 
 
+def reference_blas() -> bool:
+    """Whether this process mapped Debian's reference BLAS (`…/blas/libblas.so.3`) rather than an optimised one."""
+    try:
+        with open('/proc/self/maps') as f:
+            return any('/blas/libblas.so' in line for line in f)
+    except OSError:
+        return False
+
+
 class RequestError(Exception):
     """A request the worker answers with ok: false (bad arguments, state, files): message and hint."""
 
@@ -313,6 +322,8 @@ class Worker:
         if not isinstance(b, int) or b < 1 or not isinstance(A, int) or A < 1:
             raise RequestError('init: training.batchSize and training.gradientAccumulation must be integers ≥ 1')
         setup = devices.setup(req.get('device') or 'auto', req.get('precision') or 'fp32', bool(req.get('compile', False)), self.world.local_rank)
+        if setup.device.type == 'cpu' and self.world.rank == 0 and reference_blas():
+            self.log('warn', 'PyTorch is using the reference BLAS (libblas3), about 10x slower than OpenBLAS: install libopenblas0-pthread (Debian/Ubuntu), or run a PyTorch build with its own BLAS')
         W = self.world.size
         shards = Shards(req['shards'])
         shards.check_spec(spec, b, A, W)

@@ -15,6 +15,7 @@ import { runCli } from '../../src/cli/main';
 import type { CliIo } from '../../src/cli/io';
 import { readMetricEvents } from '../../src/run-format/metrics';
 import { readRunInfo } from '../../src/run-format/run-dir';
+import { probeStepsOnDisk, readProbeFile } from '../../src/run-format/probes';
 import type { TrainerMessage, TrainerMessageOf } from '../../src/protocol';
 import { chooseEngine } from '../../src/engines';
 import { findTorchPython } from '../../src/engines/torch/python';
@@ -126,8 +127,22 @@ test('two gloo ranks with micro-batch b train what one process with 2b trains; t
   relClose(h2.of('eval').at(-1)!.loss, h1.of('eval').at(-1)!.loss, 1e-4, 'final validation loss');
   assert.ok(m2.at(-1)!.loss < m2[0]!.loss, `the loss goes down: ${m2.map((m) => m.loss.toFixed(4)).join(' ')}`);
   // Probes at each evaluation, like the TF.js engine's: attention maps from the workers, conv maps from the kernels.
-  const probes = readdirSync(path.join(runDir, 'probes'));
-  assert.ok(probes.length >= 2, `probes: ${probes.join(', ')}`);
+  assert.deepEqual(await probeStepsOnDisk(runDir), [4, 8]);
+  const probe = await readProbeFile(runDir, 8);
+  // groupbert-tiny, 2 layers: a conv and an attention module in each.
+  assert.deepEqual(probe.attention.map((a) => a.layer), [0, 1]);
+  assert.deepEqual(probe.conv.map((c) => c.layer), [0, 1]);
+  for (const a of probe.attention) {
+    const T = probe.length;
+    for (let h = 0; h < a.heads; h++) {
+      for (let row = 0; row < T; row++) {
+        let sum = 0;
+        for (let col = 0; col < T; col++) sum += a.probs[(h * T + row) * T + col]!;
+        assert.ok(Math.abs(sum - 1) < 1e-4, `attention row ${row} of head ${h} sums to ${sum}`);
+      }
+    }
+  }
+  for (const c of probe.conv) assert.ok(c.offsetWeights.every((w) => w > 0) && c.meanDistance > 0, `conv map of layer ${c.layer}`);
 });
 
 test('a TF.js run resumes on the torch engine, and the torch checkpoint evaluates the same in both engines', { timeout: 240_000 }, async (t) => {

@@ -72,8 +72,10 @@ test('what the suggestions say to change does fit', () => {
   assert.ok(computeCost(s, { batchSize: batch }).memory.totalBytes <= 3840 * MiB);
   assert.ok(computeCost(s, { sequenceLength: seq }).memory.totalBytes <= 3840 * MiB);
   assert.ok(computeCost(s, { sequenceLength: seq + 1 }).memory.totalBytes > 3840 * MiB, 'the largest sequence length that fits');
-  // The machine (16 GiB) holds it on the native/cpu backends: they are offered.
-  assert.match(text, /another backend: tfjs-node \(up to 16 GiB\) or cpu/);
+  // The machine (16 GiB) holds it on the native/cpu backends and PyTorch on the CPU: they are offered (not the GPUs,
+  // whose memory is not known here).
+  assert.match(text, /another backend: tfjs-node \(up to 16 GiB\), cpu \(up to 16 GiB, [^)]*\) or torch-cpu \(up to 16 GiB\)$/m);
+  assert.doesNotMatch(text, /cuda|mps/);
 });
 
 test('over the budget only: does not fit, but can be forced, and raising the budget is offered', () => {

@@ -115,7 +115,14 @@ test('enum values come with their descriptions: normPlacement, activation, backe
   assert.match(markdown(act.find((i) => i.label === '"gelu_tanh"')), /tanh approximation/);
 
   const backend = await complete('{ "version": 1, "training": { "backend": | } }');
-  assert.deepEqual(labels(backend), ['"auto"', '"tfjs-node-gpu"', '"tfjs-node"', '"wasm"', '"cpu"']);
+  assert.deepEqual(labels(backend), ['"auto"', '"tfjs-node-gpu"', '"tfjs-node"', '"wasm"', '"cpu"', '"cuda"', '"mps"', '"torch-cpu"']);
+
+  const engine = await complete('{ "version": 1, "training": { "engine": | } }');
+  assert.deepEqual(labels(engine), ['"auto"', '"tfjs"', '"torch"']);
+  assert.match(markdown(engine.find((i) => i.label === '"torch"')), /PyTorch/);
+  assert.match(markdown(engine.find((i) => i.label === '"auto"')), /GPU/);
+  const precision = await complete('{ "version": 1, "training": { "precision": | } }');
+  assert.deepEqual(labels(precision), ['"fp32"', '"tf32"', '"bf16"']);
 
   const ext = await complete('{ "version": 1, "extends": | }');
   assert.deepEqual(labels(ext), PRESET_NAMES.map((p) => `"${p}"`));

@@ -22,6 +22,7 @@ import { Rng, restoreRng, type RngState } from '../../src/core/rng';
 import { learningRateAt } from '../../src/core/train/schedule';
 import type { TrainerMessage, TrainerMessageOf } from '../../src/protocol';
 import { InProcessTrainer } from '../../src/engines/trainer/in-process';
+import { tfjsRuntime } from '../../src/engines/tfjs/trainer/deps';
 
 const V = 500;
 const dirs: string[] = [];
@@ -187,6 +188,7 @@ describe('masked-LM job', () => {
     writeFileSync(specPath, JSON.stringify(withBudget));
     const runDir = join(tmp('convbert-mlm-loop-'), 'run');
     const trainer = new InProcessTrainer({
+      runtime: tfjsRuntime,
       createJob: (ctx) => createMlmJob(ctx, { specDir: corpusDir }),
       loadBackend: async (requested) => {
         await loadBackend('wasm', { threads: 1 });

@@ -25,6 +25,8 @@ interface Setup {
   font: boolean;
   /** What the fake apt-get install creates (default: both files). */
   aptCreates?: boolean;
+  /** Whether the Python the script checks imports torch and numpy, and OpenBLAS is there (default true). */
+  torch?: boolean;
 }
 
 function run(s: Setup) {
@@ -49,7 +51,12 @@ function run(s: Setup) {
     chmodSync(chromium, 0o755);
   }
   if (s.font) writeFileSync(font, '');
-  const r = spawnSync(BASH, [SCRIPT], { env: { PATH: bin, CHROMIUM_PATH: chromium, DEJAVU_FONT: font }, encoding: 'utf8', timeout: 10_000 });
+  const python = path.join(dir, 'python3');
+  writeFileSync(python, `#!${BASH}\nexit ${(s.torch ?? true) ? 0 : 1}\n`);
+  chmodSync(python, 0o755);
+  const openblas = path.join(dir, 'libblas.so.3');
+  writeFileSync(openblas, '');
+  const r = spawnSync(BASH, [SCRIPT], { env: { PATH: bin, CHROMIUM_PATH: chromium, DEJAVU_FONT: font, TORCH_PYTHON: python, OPENBLAS_BLAS: openblas }, encoding: 'utf8', timeout: 10_000 });
   return { status: r.status, stderr: r.stderr, apt: existsSync(calls) ? readFileSync(calls, 'utf8').trim().split('\n') : [], chromiumAfter: existsSync(chromium) };
 }
 
@@ -99,4 +106,21 @@ test('no apt-get (not Debian): says what to install and about CHROMIUM_PATH, exi
   assert.equal(r.status, 1);
   assert.match(r.stderr, /package manager/);
   assert.match(r.stderr, /CHROMIUM_PATH/);
+});
+
+test('root with apt-get and no PyTorch: installs python3-torch, numpy and OpenBLAS for the torch engine; exits 0', () => {
+  const r = run({ uid: 0, apt: true, chromium: true, font: true, torch: false });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.apt.length, 2, r.apt.join('\n'));
+  assert.match(r.apt[0]!, /^update\b/);
+  assert.match(r.apt[1]!, /\binstall\b.*\bpython3-torch\b/);
+  assert.match(r.apt[1]!, /\bpython3-numpy\b/);
+  assert.match(r.apt[1]!, /\blibopenblas0-pthread\b/);
+});
+
+test('no PyTorch and not root: says the torch tests will be skipped and what to install, installs nothing, exits 0', () => {
+  const r = run({ uid: 1000, apt: true, chromium: true, font: true, torch: false });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.apt, []);
+  assert.match(r.stderr, /torch engine's tests will be skipped \(install python3-torch python3-numpy libopenblas0-pthread/);
 });

@@ -61,7 +61,7 @@ export function hardLimitBytes(backend: string, machine: MachineFacts = {}): num
 export function largestHardLimitBytes(machine: MachineFacts = {}): number | undefined {
   let most = 0;
   for (const b of Object.keys(BACKEND_MEMORY_LIMITS) as ConcreteBackend[]) {
-    if (b === 'tfjs-node-gpu') continue; // a GPU's memory is not known, and is no larger than the machine's in practice
+    if (BACKEND_MEMORY_LIMITS[b].limit === 'unknown') continue; // a GPU's memory is not known, and is no larger than the machine's in practice
     const limit = hardLimitBytes(b, machine);
     if (limit === undefined) return undefined;
     most = Math.max(most, limit);

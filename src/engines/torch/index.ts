@@ -10,7 +10,10 @@ import * as path from 'node:path';
 import type { Availability, DistributedOptions, Engine, EvaluateRequest, EvaluateResult, IpcLaunchPlan, LaunchJob } from '../engine';
 import { mlmJobEnv, resolveTrainerEntry, type TrainerEntryFiles } from '../trainer/entry';
 import { TORCH_BACKENDS } from './backends';
-import { findTorchPythonSync } from './python';
+import { checkDistributed, launchArgs } from './distributed';
+import { findTorchPython, findTorchPythonSync, workerEnv } from './python';
+
+export { checkDistributed };
 
 export const TORCH_TRAINER: TrainerEntryFiles = { bundle: 'torch-trainer.js', source: 'src/engines/torch/trainer/main.ts' };
 /** The launch's distributed options, for the trainer (./trainer/deps.ts reads it). */
@@ -20,18 +23,6 @@ export const TORCH_OPTIONS_ENV = 'CONVBERT_TORCH';
 export interface TorchLaunchOptions extends DistributedOptions {
   /** ConvBERT Studio's installed folder (its python/ holds convbert_torch). */
   installedAt?: string;
-}
-
-/** Checks distributed options: one line per problem, for the CLI and the editor. */
-export function checkDistributed(d: DistributedOptions | undefined): string | undefined {
-  if (!d) return undefined;
-  const positive = (v: number | undefined, name: string) => (v !== undefined && (!Number.isInteger(v) || v < 1) ? `${name} must be a whole number ≥ 1 (got ${v})` : undefined);
-  const bad = positive(d.nprocPerNode, '--nproc-per-node') ?? positive(d.nnodes, '--nnodes');
-  if (bad) return bad;
-  if ((d.nnodes ?? 1) > 1 && !d.rdzvEndpoint) return '--nnodes above 1 needs --rdzv-endpoint HOST:PORT (the first node)';
-  if (d.rdzvEndpoint !== undefined && !/^[A-Za-z0-9_.\-[\]:]+:\d{1,5}$/.test(d.rdzvEndpoint)) return `--rdzv-endpoint must be HOST:PORT (got ${d.rdzvEndpoint})`;
-  if (d.nodeRank !== undefined && (!Number.isInteger(d.nodeRank) || d.nodeRank < 0 || d.nodeRank >= (d.nnodes ?? 1))) return `--node-rank must be in 0…${(d.nnodes ?? 1) - 1}`;
-  return undefined;
 }
 
 function loadEvaluator(): { evaluateRun(request: EvaluateRequest): Promise<EvaluateResult> } {
@@ -79,9 +70,7 @@ export const torchEngine = {
  * take every request from rank 0 on the first machine. The program to run there, in the foreground.
  */
 export async function followerCommand(d: DistributedOptions, installedAt?: string): Promise<{ command: string; args: string[]; env: Record<string, string> }> {
-  const { findTorchPython, workerEnv } = await import('./python');
   const probe = await findTorchPython({ configured: d.python });
   if (!probe.ok) throw new Error(`${probe.reason} — ${probe.hint}`);
-  const { launchArgs } = await import('./job');
   return { command: probe.info.python, args: ['-m', 'convbert_torch.launch', ...launchArgs(d)], env: workerEnv(installedAt) };
 }

@@ -30,6 +30,7 @@ import type { HostTensorMap } from '../../core/train/tensors';
 import type { TorchDevice } from './backends';
 import { WorkerError, WorkerGroup } from './workers';
 import { workerEnv } from './python';
+import { launchArgs, worldSizeOf } from './distributed';
 import type { TorchLaunchOptions } from '.';
 
 export interface TorchJobOptions {
@@ -55,20 +56,6 @@ export interface TorchInit {
   precision: string;
   compile: boolean;
   torch: string;
-}
-
-export function worldSizeOf(d: TorchLaunchOptions): number {
-  return (d.nprocPerNode ?? 1) * (d.nnodes ?? 1);
-}
-
-/** The launcher's arguments for these options. */
-export function launchArgs(d: TorchLaunchOptions): string[] {
-  const args: string[] = [];
-  if ((d.nprocPerNode ?? 1) > 1) args.push('--nproc-per-node', String(d.nprocPerNode));
-  if ((d.nnodes ?? 1) > 1) args.push('--nnodes', String(d.nnodes));
-  if (d.rdzvEndpoint) args.push('--rdzv-endpoint', d.rdzvEndpoint);
-  if (d.nodeRank !== undefined) args.push('--node-rank', String(d.nodeRank));
-  return args;
 }
 
 const num = (a: Record<string, unknown>, k: string): number => (typeof a[k] === 'number' ? (a[k] as number) : NaN);

@@ -73,6 +73,8 @@ async function screenshot(name: string): Promise<void> {
 suite('torch engine: runs trained with PyTorch, from the CLI and from the editor', function () {
   const created: string[] = [];
   const config = () => vscode.workspace.getConfiguration('convbert');
+  const settingsFile = () => path.join(workspaceRoot(), '.vscode', 'settings.json');
+  let hadSettingsFile = true;
 
   suiteSetup(async function () {
     const probe = await findTorchPython();
@@ -81,12 +83,15 @@ suite('torch engine: runs trained with PyTorch, from the CLI and from the editor
       this.skip();
     }
     console.log(`torch e2e: Python ${probe.info.pythonVersion} (${probe.info.python}), PyTorch ${probe.info.torch}`);
+    hadSettingsFile = existsSync(settingsFile());
   });
 
   suiteTeardown(async () => {
     for (const key of ['torch.python', 'torch.nprocPerNode', 'trainer.engine']) await config().update(key, undefined, vscode.ConfigurationTarget.Workspace);
     for (const id of created) await vscode.commands.executeCommand('convbert.runs.delete', id, true);
     await fsp.rm(path.join(workspaceRoot(), FOLDER), { recursive: true, force: true });
+    // The settings this suite wrote are gone again; so is the settings file they made.
+    if (!hadSettingsFile && existsSync(settingsFile()) && /^\s*\{\s*\}\s*$/.test(await fsp.readFile(settingsFile(), 'utf8'))) await fsp.rm(path.dirname(settingsFile()), { recursive: true, force: true });
   });
 
   test('a run trained by the CLI with --engine torch --nproc-per-node 2 is in the Runs view with its loss; its dashboard shows the curve', async () => {
@@ -150,6 +155,15 @@ suite('torch engine: runs trained with PyTorch, from the CLI and from the editor
     assert.match(String(started.backend.details?.description ?? ''), /^PyTorch \S+ on the CPU, 2 ranks/, 'two worker processes, from convbert.torch.nprocPerNode');
     assert.equal(history.events.filter((e) => e.type === 'metrics').length, 12);
     assert.match(runDescription(a.registry.get(runId)!), /completed · torch-cpu · step 12\/12/);
+
+    // Resume goes on with the engine it trained with (the snapshot's training.engine and its recorded backend).
+    assert.equal(await vscode.commands.executeCommand<string>('convbert.resume', runId, { quiet: true, steps: 15 }), runId);
+    await waitFor('the resumed run to start', () => a.registry.get(runId)?.live || a.registry.get(runId)?.step === 15, 60_000, 200);
+    const resumed = await waitForEnd(runId);
+    assert.equal(resumed.state, 'completed', `${resumed.state}: ${resumed.message ?? ''}`);
+    assert.equal(resumed.step, 15);
+    const sessions = (await readMetricEvents(run.dir)).events.filter((e) => e.type === 'started');
+    assert.deepEqual(sessions.map((e) => (e.type === 'started' ? [e.backend.name, e.resumed] : [])), [['torch-cpu', false], ['torch-cpu', true]]);
     await vscode.commands.executeCommand('convbert.runs.open', runId);
     await waitFor('the editor run in the dashboard', () => a.dashboard.current?.isReady && a.dashboard.current.selectedRunIds.includes(runId), 60_000);
     await vscode.commands.executeCommand('convbert.runs.focus');

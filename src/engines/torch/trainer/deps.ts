@@ -10,7 +10,8 @@ import { TrainerError } from '../../trainer/errors';
 import { MLM_JOB_ENV } from '../../trainer/entry';
 import { TORCH_OPTIONS_ENV, type TorchLaunchOptions } from '..';
 import { TORCH_BACKENDS, backendOfDevice, deviceOf, type TorchDevice } from '../backends';
-import { createTorchJob, worldSizeOf } from '../job';
+import { createTorchJob } from '../job';
+import { worldSizeOf } from '../distributed';
 import { findTorchPython, type TorchPython } from '../python';
 
 function readJson(name: string): Record<string, unknown> {
