@@ -314,13 +314,13 @@ def plain(spec: Dict[str, Any], shards_dir: str, device: str, setting: Setting, 
 LOOPS = {'ours': ours, 'plain': plain}
 
 
-def release(dev_type: str, compiled: bool) -> None:
+def release(device: str, compiled: bool) -> None:
     gc.collect()
     if compiled:
         dynamo = getattr(torch, '_dynamo', None)
         if dynamo is not None and hasattr(dynamo, 'reset'):
             dynamo.reset()
-    if dev_type == 'cuda':
+    if device == 'cuda':
         torch.cuda.empty_cache()
 
 
@@ -340,7 +340,7 @@ def measure(engine: str, spec: BenchSpec, setting: Setting, shards: str, device:
             cell.status, cell.message = 'error', f'error: {type(e).__name__}: {text}'[:160]
         cell.step_seconds = []
     finally:
-        release('cuda' if device == 'cuda' else device, setting.compile)
+        release(device, setting.compile)
     if cell.status == 'ok':
         cell.median_s = statistics.median(cell.step_seconds)
         cell.tokens_per_s = setting.batch * spec.sequence_length / cell.median_s

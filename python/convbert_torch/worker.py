@@ -384,7 +384,10 @@ class Worker:
             sync = st.ddp is None or i == A - 1
             with (contextlib.nullcontext() if sync else st.ddp.no_sync()):
                 with st.setup.autocast():
-                    out = st.train_forward(batch, True, float(count), float(W * b))
+                    # A compiled model gets the divisors as tensors: a Python float that changes every step would
+                    # make torch.compile specialise (recompile) on each new value.
+                    mlm_den: Any = torch.tensor(float(count), device=dev) if st.setup.compile else float(count)
+                    out = st.train_forward(batch, True, mlm_den, float(W * b))
                 (out['loss'] * (W / A)).backward()
             zero = torch.zeros((), device=dev)
             parts += torch.stack([out['loss'].detach(), out.get('mlm_loss', zero).detach(), out.get('nsp_loss', zero).detach()]).double()
