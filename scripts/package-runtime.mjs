@@ -278,6 +278,8 @@ const ALLOWED = [
   /^dist\/(extension|trainer)\.js$/,
   /^dist\/webview\/[^/]+\.(js|css)$/,
   /^dist\/node_modules\/.+$/,
+  /^dist\/torch-trainer\.js$/,
+  /^python\/convbert_torch\/[a-z_]+\.py$/,
   /^schemas\/.+$/,
   /^media\/.+$/,
   /^examples\/.+$/,
@@ -288,6 +290,8 @@ const ALLOWED = [
 const REQUIRED = [
   'dist/extension.js',
   'dist/trainer.js',
+  'dist/torch-trainer.js',
+  'python/convbert_torch/worker.py',
   'dist/webview/dashboard.js',
   'dist/webview/dashboard.css',
   'dist/node_modules/@tensorflow/tfjs/package.json',
