@@ -22,7 +22,9 @@ const node = {
 export const entries = [
   // TensorFlow.js stays a runtime dependency: an optional native backend (tfjs-node-gpu) must register into
   // the same @tensorflow/tfjs instance the trainer uses, and the wasm backend finds its binaries beside it.
-  { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', external: ['@tensorflow/*'] },
+  // @resvg/resvg-js (the sweep report's PNGs, src/engines/sweep/report-files.ts) is a native module, prebuilt per platform:
+  // loaded from node_modules when used, never bundled.
+  { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', external: ['@tensorflow/*', '@resvg/*'] },
   { ...node, entryPoints: ['src/engines/tfjs/trainer/main.ts'], outfile: 'dist/trainer.js', external: ['@tensorflow/*'] },
   // The TF.js engine's in-process evaluation (`convbert eval`): src/engines/tfjs/index.ts loads it by path, beside
   // the bundle that asks, so the modules declaring the engine (which the extension bundles) stay free of TF.js.
@@ -30,7 +32,7 @@ export const entries = [
   // The torch engine's trainer and evaluation: Node processes that drive the Python workers (python/convbert_torch).
   { ...node, entryPoints: ['src/engines/torch/trainer/main.ts'], outfile: 'dist/torch-trainer.js', external: ['@tensorflow/*'] },
   { ...node, entryPoints: ['src/engines/torch/evaluate.ts'], outfile: 'dist/torch-evaluate.js', external: ['@tensorflow/*'] },
-  { ...node, entryPoints: ['src/extension/main.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
+  { ...node, entryPoints: ['src/extension/main.ts'], outfile: 'dist/extension.js', external: ['vscode', '@resvg/*'] },
   {
     bundle: true,
     platform: 'browser',

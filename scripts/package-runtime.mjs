@@ -275,7 +275,7 @@ export function zipEntries(file) {
 
 /** What the .vsix may hold (paths inside `extension/`), and what it must. */
 const ALLOWED = [
-  /^dist\/(extension|trainer)\.js$/,
+  /^dist\/(extension|trainer|cli)\.js$/,
   /^dist\/webview\/[^/]+\.(js|css)$/,
   /^dist\/node_modules\/.+$/,
   /^dist\/torch-trainer\.js$/,
@@ -291,6 +291,7 @@ const REQUIRED = [
   'dist/extension.js',
   'dist/trainer.js',
   'dist/torch-trainer.js',
+  'dist/cli.js',
   'python/convbert_torch/worker.py',
   'dist/webview/dashboard.js',
   'dist/webview/dashboard.css',

@@ -7,6 +7,7 @@
  *   convbert train <spec> [--steps N] [--backend B] [--resume RUN] [--out DIR] [--seed N]
  *   convbert eval <run>                evaluate a run's latest checkpoint on the validation split
  *   convbert prepare <spec> --out DIR  write the data shards the PyTorch engine reads [--steps N] [--world-size W] [--verify]
+ *   convbert sweep <file.sweep.json>   train specs at equal compute and report [--parallel N|auto] [--dry-run] [--report]
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { formatDiagnostic } from '../core/validate/validate';
 import { costCommand } from './cost-command';
 import { evalCommand } from './eval-command';
 import { prepareCommand, type PrepareFlags } from './prepare-command';
+import { SWEEP_EXIT_CODES_HELP, sweepCommand, type SweepFlags } from './sweep-command';
 import { exact, si } from '../format';
 import { CliError, processIo, type CliIo } from './io';
 import { readSpecFile, requireValidSpec } from './load-spec';
@@ -41,6 +43,11 @@ function seedValue(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 4_294_967_295) throw new InvalidArgumentError('expected a whole number from 0 to 4294967295.');
   return n;
+}
+
+function parallelValue(value: string): number | 'auto' {
+  if (value === 'auto') return 'auto';
+  return positiveInt(value);
 }
 
 function backendName(value: string): string {
@@ -169,6 +176,16 @@ export function buildProgram(io: CliIo): Command {
     .option('--world-size <W>', 'ranks the run will train on: a step is batchSize × gradientAccumulation × W sequences (default 1)', positiveInt)
     .option('--verify', "also check every file's bytes against index.json's contentSha256")
     .action((file: string, opts: PrepareFlags) => prepareCommand(io, file, opts));
+
+  program
+    .command('sweep')
+    .description('train a sweep\'s specs to the same FLOP budget and report who reaches which loss at what compute (run again to continue)')
+    .argument('<file>', 'a *.sweep.json file')
+    .option('--parallel <N>', 'runs at once: a number, or auto (cores and memory decide; default: the file\'s "parallel")', parallelValue)
+    .option('--dry-run', 'print the plan (runs, steps, FLOPs, what is on disk) and train nothing')
+    .option('--report', 'write the report from the runs on disk and exit')
+    .addHelpText('after', `\n${SWEEP_EXIT_CODES_HELP}\n`)
+    .action((file: string, opts: SweepFlags) => sweepCommand(io, file, opts));
 
   return program;
 }

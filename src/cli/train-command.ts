@@ -19,15 +19,14 @@ import type { ResolvedSpec } from '../core/spec/resolve';
 import { RUNS_DIR, effectiveRunState, newRunId, readRunInfo, readRunLock, runPaths, type RunInfo } from '../run-format/run-dir';
 import { listCheckpoints } from '../run-format/checkpoint-name';
 import { readMetricEvents } from '../run-format/metrics';
-import { TrainerClient, clientOptionsFromPlan } from '../engines/client';
 import type { StartRequest, TrainerExit } from '../engines/handle';
 import { CliError, type CliIo } from './io';
 import { requireFit, requireValidSpec, requireWritableDir } from './load-spec';
 import { machineFacts } from '../engines/machine';
 import { displayPath, resolveRunRef, runRefFor } from './run-ref';
 import { printRows, summarizeRun, summaryRows } from './run-summary';
-import { LaunchError } from '../engines/trainer/entry';
-import { ENGINES, allBackends, chooseEngine, engineOfBackend, type Engine, type LaunchPlan } from '../engines';
+import { ENGINES, allBackends, type Engine } from '../engines';
+import { StartRunError, launchTrainer, pickEngine, type LaunchedTrainer } from '../engines/start-run';
 import { checkDistributed, followerCommand } from '../engines/torch';
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
@@ -150,15 +149,16 @@ export async function trainCommand(io: CliIo, file: string | undefined, flags: T
   const specDir = file !== undefined ? path.dirname(path.resolve(io.cwd, file)) : io.cwd;
   // The engine is chosen here, before any process starts (an engine may start another program than Node).
   let engine: Engine;
-  let startBackend = flags.backend;
+  let startBackend: string | undefined;
   try {
-    // A backend of another engine than the one asked for (a TF.js run resumed with --engine torch) gives way to auto.
-    const asked = flags.backend ?? spec?.training.backend ?? resumedBackend;
-    const askedEngine = flags.engine ?? spec?.training.engine;
-    const backendEngine = asked !== undefined && asked !== 'auto' ? engineOfBackend(asked)?.id : undefined;
-    const yields = flags.backend === undefined && askedEngine !== undefined && askedEngine !== 'auto' && backendEngine !== undefined && backendEngine !== askedEngine;
-    engine = chooseEngine(askedEngine, yields ? 'auto' : asked, { ...(flags.python ? { python: flags.python } : {}) });
-    if (yields) startBackend = 'auto';
+    ({ engine, startBackend } = pickEngine({
+      engine: flags.engine,
+      backend: flags.backend,
+      specEngine: spec?.training.engine,
+      specBackend: spec?.training.backend,
+      resumedBackend,
+      python: flags.python,
+    }));
   } catch (e) {
     throw new CliError((e as Error).message, 2);
   }
@@ -184,14 +184,14 @@ export async function trainCommand(io: CliIo, file: string | undefined, flags: T
     if (code !== 0) throw new CliError(`the ranks of node ${distributed.nodeRank} exited with code ${code}`, code === 130 ? 130 : 1);
     return;
   }
-  let plan: LaunchPlan;
+  let launched: LaunchedTrainer;
   try {
-    plan = engine.launch({ cwd: io.cwd, specDir, distributed: Object.fromEntries(Object.entries(distributed).filter(([, v]) => v !== undefined)) });
+    launched = launchTrainer(engine, { cwd: io.cwd, specDir, distributed: Object.fromEntries(Object.entries(distributed).filter(([, v]) => v !== undefined)) }, { stopTimeoutMs: STOP_TIMEOUT_MS });
   } catch (e) {
-    throw e instanceof LaunchError ? new CliError(e.message) : new CliError((e as Error).message, 2);
+    throw new CliError((e as Error).message, e instanceof StartRunError && e.usage ? 2 : 1);
   }
+  const { plan, client } = launched;
   if (flags.verbose) io.err(dim(`trainer: ${plan.transport === 'ipc' ? plan.script : plan.command} (${plan.why})\n`));
-  const client = TrainerClient.fork({ ...clientOptionsFromPlan(plan), stopTimeoutMs: STOP_TIMEOUT_MS });
 
   const view: ProgressView = createProgressView(io);
   let started: TrainerMessageOf<'started'> | undefined;

@@ -13,6 +13,7 @@ export const COMMANDS = {
   compareRuns: 'convbert.runs.compare',
   deleteRun: 'convbert.runs.delete',
   renameRun: 'convbert.runs.rename',
+  runSweep: 'convbert.runSweep',
 } as const;
 
 export const RUNS_VIEW = 'convbert.runs';

@@ -16,6 +16,7 @@ import { registerProviders } from './providers';
 import { RunRegistry } from './runs/registry';
 import { RunsTreeProvider, type RunItem } from './runs/tree';
 import { SpecService } from './spec-service';
+import { SweepService } from './sweeps/service';
 import { TrainingController } from './training/controller';
 
 export interface ConvbertApi {
@@ -25,6 +26,7 @@ export interface ConvbertApi {
   readonly specs: SpecService;
   readonly dashboard: DashboardManager;
   readonly training: TrainingController;
+  readonly sweeps: SweepService;
   readonly log: Log;
 }
 
@@ -91,6 +93,7 @@ export function activate(context: vscode.ExtensionContext): ConvbertApi {
   const registry = new RunRegistry({ roots: runsRoots });
   const dashboard = new DashboardManager(context.extensionUri, registry, log);
   training = new TrainingController(context.extensionPath, log, registry, specs);
+  const sweeps = new SweepService(context.extensionPath, log, dashboard, registry, specs);
   const tree = new RunsTreeProvider(registry);
   let runsView: vscode.TreeView<RunItem> | undefined = vscode.window.createTreeView(RUNS_VIEW, { treeDataProvider: tree, canSelectMany: true, showCollapseAll: false });
   context.subscriptions.push(
@@ -98,6 +101,7 @@ export function activate(context: vscode.ExtensionContext): ConvbertApi {
     specs,
     dashboard,
     training,
+    sweeps,
     tree,
     runsView,
     new vscode.Disposable(() => (runsView = undefined)),
@@ -114,7 +118,7 @@ export function activate(context: vscode.ExtensionContext): ConvbertApi {
   );
   const activationMs = performance.now() - t0;
   log.info(`ConvBERT Studio activated in ${activationMs.toFixed(1)} ms`);
-  return { activationMs, registry, specs, dashboard, training, log };
+  return { activationMs, registry, specs, dashboard, training, sweeps, log };
 }
 
 export async function deactivate(): Promise<void> {

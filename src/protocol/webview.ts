@@ -18,7 +18,8 @@
  *   cannot be served.
  * - `costs`: replaces the cost reports (0, 1, or 2 for a side-by-side comparison). `theme`: the colour theme
  *   changed (optional: the webview also watches its body class).
- * - `showView`: switch to a tab (`loss`, `costs`, `attention`), e.g. Show Costs opens the Costs tab. The webview
+ * - `sweeps`: the sweeps found in the workspace (their runs' ids; the runs are the snapshot's), for the Sweep tab.
+ * - `showView`: switch to a tab (`loss`, `costs`, `attention`, `sweep`), e.g. Show Costs opens the Costs tab. The webview
  *   keeps it as its own choice (persisted like a click on the tab); without one it stays on the tab it had.
  *
  * Webview → host ("from webview"):
@@ -118,8 +119,14 @@ export type RunInfo = Static<typeof RunInfoSchema>;
 // ---------------------------------------------------------------------------------------------------------
 // How a run is told apart (the Runs view, the pickers and the dashboard all say it the same way)
 
-/** The short id of a run: the random suffix of `20250101-120000-123-3fa9c1` ("3fa9c1"); other ids: their last 8 characters. */
+/**
+ * The short id of a run: the random suffix of `20250101-120000-123-3fa9c1` ("3fa9c1"); a sweep's run
+ * (`<sweep>--<run name>-s<seed>`, docs/sweeps.md): its run name and seed ("bert-mini-s2"); other ids: their last 8
+ * characters.
+ */
 export function runShortId(id: string): string {
+  const sweep = /--([^]+-s\d+)$/.exec(id);
+  if (sweep) return sweep[1]!;
   const m = /-([0-9a-z]{4,})$/i.exec(id);
   return (m ? m[1]! : id.slice(-8)).slice(0, 12);
 }
@@ -282,8 +289,43 @@ const THEME_KINDS = ['light', 'dark', 'high-contrast', 'high-contrast-light'] as
 export type ThemeKind = (typeof THEME_KINDS)[number];
 
 /** The dashboard's views (its tabs), in tab order. */
-export const DASHBOARD_VIEWS = ['loss', 'costs', 'attention'] as const;
+export const DASHBOARD_VIEWS = ['loss', 'costs', 'attention', 'sweep'] as const;
 export type DashboardView = (typeof DASHBOARD_VIEWS)[number];
+
+/**
+ * One row of a sweep's crossing table (docs/sweeps.md): the FLOPs and time a GroupBERT-family group's mean curve
+ * needs to reach a BERT-family group's final validation loss, and their ratios to the BERT group's; absent when
+ * the curve does not reach it.
+ */
+export const SweepCrossingSchema = Type.Object(
+  {
+    groupbert: Text({ minLength: 1, maxLength: 256 }),
+    bert: Text({ minLength: 1, maxLength: 256 }),
+    target: Type.Number(),
+    flops: Type.Optional(NonNegative()),
+    flopsRatio: Type.Optional(NonNegative()),
+    timeMs: Type.Optional(NonNegative()),
+    timeRatio: Type.Optional(NonNegative()),
+  },
+  { additionalProperties: false },
+);
+export type SweepCrossing = Static<typeof SweepCrossingSchema>;
+
+/**
+ * A sweep as the dashboard's Sweep view shows it: its name, its runs' ids in plan order (`state.json`'s runs; the
+ * runs themselves, points included, are the snapshot's), the FLOP budget when known, and the crossing table when
+ * the host could build one.
+ */
+export const SweepInfoSchema = Type.Object(
+  {
+    name: Text({ minLength: 1, maxLength: 256 }),
+    runIds: Type.Array(Id(), { maxItems: 1000 }),
+    flopBudget: Type.Optional(NonNegative()),
+    crossings: Type.Optional(Type.Array(SweepCrossingSchema, { maxItems: 10_000 })),
+  },
+  { additionalProperties: false },
+);
+export type SweepInfo = Static<typeof SweepInfoSchema>;
 
 // ---------------------------------------------------------------------------------------------------------
 // Messages
@@ -333,6 +375,7 @@ export const ProbeMissingSchema = message('probeMissing', { runId: Id(), step: C
 export const CostsSchema = message('costs', { costs: Type.Array(CostEntrySchema, { maxItems: 2 }) }, 'Replaces the cost reports (two: side by side).');
 export const ThemeSchema = message('theme', { kind: OneOf(THEME_KINDS) }, 'The colour theme changed.');
 export const ShowViewSchema = message('showView', { view: OneOf(DASHBOARD_VIEWS) }, 'Switch to this view (tab).');
+export const SweepsSchema = message('sweeps', { sweeps: Type.Array(SweepInfoSchema, { maxItems: 100 }) }, 'Replaces the sweeps (`.convbert/sweeps/*/state.json`).');
 
 export const TO_WEBVIEW_SCHEMAS = {
   snapshot: SnapshotSchema,
@@ -345,6 +388,7 @@ export const TO_WEBVIEW_SCHEMAS = {
   costs: CostsSchema,
   theme: ThemeSchema,
   showView: ShowViewSchema,
+  sweeps: SweepsSchema,
 } as const;
 
 export type SnapshotMessage = Omit<Static<typeof SnapshotSchema>, 'costs'> & { costs: CostEntry[] };
@@ -357,6 +401,7 @@ export type ProbeMissingMessage = Static<typeof ProbeMissingSchema>;
 export type CostsMessage = Omit<Static<typeof CostsSchema>, 'costs'> & { costs: CostEntry[] };
 export type ThemeMessage = Static<typeof ThemeSchema>;
 export type ShowViewMessage = Static<typeof ShowViewSchema>;
+export type SweepsMessage = Static<typeof SweepsSchema>;
 export type ToWebviewMessage =
   | SnapshotMessage
   | RunMessage
@@ -367,7 +412,8 @@ export type ToWebviewMessage =
   | ProbeMissingMessage
   | CostsMessage
   | ThemeMessage
-  | ShowViewMessage;
+  | ShowViewMessage
+  | SweepsMessage;
 export type ToWebviewType = ToWebviewMessage['type'];
 export type ToWebviewMessageOf<T extends ToWebviewType> = Extract<ToWebviewMessage, { type: T }>;
 

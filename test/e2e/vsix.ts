@@ -72,9 +72,9 @@ async function main(): Promise<number> {
     const rel = path.relative(REPO, dir);
     if (!rel.startsWith('..')) throw new Error(`${dir} is inside the repository ${REPO}`);
     const trainer = path.join(dir, 'dist', 'trainer.js');
-    const torchFiles = ['dist/torch-trainer.js', 'python/convbert_torch/worker.py', 'python/convbert_torch/model.py', 'python/convbert_torch/launch.py'].map((f) => path.join(dir, f));
+    const torchFiles = ['dist/cli.js', 'dist/torch-trainer.js', 'python/convbert_torch/worker.py', 'python/convbert_torch/model.py', 'python/convbert_torch/launch.py'].map((f) => path.join(dir, f));
     for (const f of [trainer, path.join(dir, 'dist', 'node_modules', '@tensorflow', 'tfjs', 'package.json'), ...torchFiles]) if (!existsSync(f)) throw new Error(`missing ${f}`);
-    for (const f of ['dist/cli.js', 'dist/trainer.js.map', 'src', 'node_modules', 'python/tests']) if (existsSync(path.join(dir, f))) throw new Error(`${f} should not be installed`);
+    for (const f of ['dist/trainer.js.map', 'dist/cli.js.map', 'src', 'node_modules', 'python/tests']) if (existsSync(path.join(dir, f))) throw new Error(`${f} should not be installed`);
     const others = otherModuleFolders(trainer);
     if (others.length) throw new Error(`the trainer could reach ${others.join(', ')}`);
     if (existsSync(path.join(WS, 'node_modules'))) throw new Error('the workspace has a node_modules');

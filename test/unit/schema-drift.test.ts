@@ -8,6 +8,7 @@ import { REFERENCE_PATH, SCHEMA_PATH, renderReference, renderSchemaFile, schemaJ
 import { PRESET_NAMES } from '../../src/core/spec/preset-names';
 import { RUN_FORMAT_SCHEMA_FILES, renderRunFormatSchema } from '../../src/run-format/schema';
 import { createRunDir } from '../../src/run-format/run-dir';
+import { SWEEP_SCHEMA_PATH, renderSweepSchemaFile, sweepSchemaJson } from '../../src/core/sweep/schema';
 
 const manifest = JSON.parse(readFileSync('package.json', 'utf8')) as {
   contributes: { jsonValidation: { fileMatch: string; url: string }[]; languages: { id: string; filenamePatterns: string[] }[] };
@@ -21,10 +22,18 @@ test('the property reference is what schema.ts generates', () => {
   assert.equal(readFileSync(REFERENCE_PATH, 'utf8'), renderReference());
 });
 
-test('package.json points VS Code at the generated schema for *.convbert.json, as JSON with comments', () => {
-  assert.deepEqual(manifest.contributes.jsonValidation, [{ fileMatch: '*.convbert.json', url: `./${SCHEMA_PATH}` }]);
+test('package.json points VS Code at the generated schemas for *.convbert.json and *.sweep.json, as JSON with comments', () => {
+  assert.deepEqual(manifest.contributes.jsonValidation, [
+    { fileMatch: '*.convbert.json', url: `./${SCHEMA_PATH}` },
+    { fileMatch: '*.sweep.json', url: `./${SWEEP_SCHEMA_PATH}` },
+  ]);
   const jsonc = manifest.contributes.languages.find((l) => l.id === 'jsonc');
   assert.ok(jsonc?.filenamePatterns.includes('*.convbert.json'));
+  assert.ok(jsonc?.filenamePatterns.includes('*.sweep.json'));
+});
+
+test('the shipped sweep JSON Schema is what src/core/sweep/schema.ts generates (run `npm run generate:schema`)', () => {
+  assert.equal(readFileSync(SWEEP_SCHEMA_PATH, 'utf8'), renderSweepSchemaFile());
 });
 
 type Node = Record<string, unknown>;
@@ -45,6 +54,18 @@ test('every property a user can write is documented for hovers and completions',
     .filter(([, s]) => typeof s.markdownDescription !== 'string' || (s.markdownDescription as string).length < 10)
     .map(([p]) => p);
   assert.deepEqual(undocumented, []);
+});
+
+test('every property of the sweep file (and of its inline specs) is documented for hovers and completions', () => {
+  const schema = sweepSchemaJson();
+  const inline = (schema.definitions as Record<string, Node>).spec as Node;
+  const undocumented = [...properties(schema, ''), ...properties(inline, 'definitions.spec')]
+    .filter(([, s]) => typeof s.markdownDescription !== 'string' || (s.markdownDescription as string).length < 10)
+    .map(([p]) => p);
+  assert.deepEqual(undocumented, []);
+  // An inline spec is a spec file whose version may be left out.
+  assert.ok(!((inline.required as string[] | undefined) ?? []).includes('version'));
+  assert.deepEqual(Object.keys(inline.properties as object), Object.keys(schemaJson().properties as object));
 });
 
 test('every enum carries one description per value', () => {

@@ -268,7 +268,7 @@ export class Dashboard {
   }
 
   /** Switches tab by clicking its header, as a user would. */
-  async showTab(title: 'Loss' | 'Costs' | 'Attention vs Conv'): Promise<void> {
+  async showTab(title: 'Loss' | 'Costs' | 'Attention vs Conv' | 'Sweep'): Promise<void> {
     await this.page.locator('vscode-tab-header', { hasText: title }).click();
     await this.settled();
   }

@@ -13,6 +13,7 @@ import {
   fromWebview,
   parseFromWebviewMessage,
   parseToWebviewMessage,
+  runShortId,
   toWebview,
   transferablesOf,
   type FromWebviewMessage,
@@ -41,6 +42,7 @@ const TO: ToWebviewMessage[] = [
   toWebview({ type: 'costs', costs: [bert] }),
   toWebview({ type: 'theme', kind: 'high-contrast' }),
   toWebview({ type: 'showView', view: 'costs' }),
+  toWebview({ type: 'sweeps', sweeps: [{ name: 'gb-vs-bert', runIds: ['gb-vs-bert--gb-s1', 'gb-vs-bert--bert-s1'], crossings: [{ groupbert: 'gb', bert: 'bert', target: 6.1, flops: 2e12, flopsRatio: 0.45 }, { groupbert: 'gb', bert: 'bert-big', target: 5 }] }] }),
 ];
 const FROM: FromWebviewMessage[] = [
   fromWebview({ type: 'ready' }),
@@ -269,4 +271,11 @@ test('persisted view state is read field by field; garbage gets defaults', () =>
   assert.equal(s.costDisplay, 'chart');
   assert.deepEqual(s.attention, { runId: 'r', layer: 2, head: -1, step: 300 });
   assert.deepEqual(sanitizeViewState(JSON.parse(JSON.stringify(s))), s);
+});
+
+test('runShortId: a timestamped id\'s suffix, a sweep run\'s name and seed, else the last 8 characters', () => {
+  assert.equal(runShortId('20250101-120000-123-3fa9c1'), '3fa9c1');
+  assert.equal(runShortId('gb-vs-bert--groupbert-mini-noconv-s12'), 'groupbert-mini-noconv-s12');
+  assert.equal(runShortId('e2e-sweep--bert-s1'), 'bert-s1');
+  assert.equal(runShortId('run-a'), 'run-a');
 });

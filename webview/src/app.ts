@@ -17,9 +17,10 @@ import { readTheme, watchTheme, type Theme } from './theme';
 import { AttentionView } from './views/attention';
 import { CostsView } from './views/costs';
 import { LossView } from './views/loss';
+import { SweepView } from './views/sweep';
 import { connectHost } from './vscode';
 
-const TAB_TITLES: Record<TabId, string> = { loss: 'Loss', costs: 'Costs', attention: 'Attention vs Conv' };
+const TAB_TITLES: Record<TabId, string> = { loss: 'Loss', costs: 'Costs', attention: 'Attention vs Conv', sweep: 'Sweep' };
 /** Dropped-message reasons kept for inspection. */
 const MAX_DROPPED = 50;
 
@@ -30,7 +31,7 @@ export function startDashboard(root: HTMLElement = document.getElementById('app'
   let theme: Theme = readTheme();
   applyChartDefaults(theme);
   const dropped: string[] = [];
-  const renders: Record<TabId, number> = { loss: 0, costs: 0, attention: 0 };
+  const renders: Record<TabId, number> = { loss: 0, costs: 0, attention: 0, sweep: 0 };
 
   const log = (level: LogLevel, message: string) => {
     try {
@@ -50,7 +51,7 @@ export function startDashboard(root: HTMLElement = document.getElementById('app'
   };
   host.setState(view);
 
-  const views: Record<TabId, View> = { loss: new LossView(ctx), costs: new CostsView(ctx), attention: new AttentionView(ctx) };
+  const views: Record<TabId, View> = { loss: new LossView(ctx), costs: new CostsView(ctx), attention: new AttentionView(ctx), sweep: new SweepView(ctx) };
   const dirty = new Set<TabId>(TABS);
   let frame = 0;
   let settleWaiters: (() => void)[] = [];
@@ -84,11 +85,16 @@ export function startDashboard(root: HTMLElement = document.getElementById('app'
   store.onChange((what: ChangeKind) => {
     switch (what) {
       case 'runs':
+        invalidate('loss', 'attention', 'sweep');
+        break;
       case 'selection':
         invalidate('loss', 'attention');
         break;
       case 'points':
-        invalidate('loss');
+        invalidate('loss', 'sweep');
+        break;
+      case 'sweeps':
+        invalidate('sweep');
         break;
       case 'costs':
         invalidate('costs');
@@ -152,6 +158,9 @@ export function startDashboard(root: HTMLElement = document.getElementById('app'
         theme = readTheme();
         applyChartDefaults(theme);
         invalidate(...TABS);
+        return true;
+      case 'sweeps':
+        store.setSweeps(m.sweeps);
         return true;
       case 'showView':
         // As if the user had clicked the tab: selected, persisted, rendered if it has anything new.

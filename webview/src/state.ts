@@ -14,12 +14,13 @@ import {
   type RunInfo,
   type RunSeries,
   type SnapshotMessage,
+  type SweepInfo,
 } from '../../src/protocol/webview';
 
 // ---------------------------------------------------------------------------------------------------------
 // View state
 
-export const TABS = ['loss', 'costs', 'attention'] as const;
+export const TABS = ['loss', 'costs', 'attention', 'sweep'] as const;
 export type TabId = (typeof TABS)[number];
 // The host names tabs in `showView` messages: the protocol's views are exactly these tabs.
 type TabsMatch = [TabId] extends [DashboardView] ? ([DashboardView] extends [TabId] ? true : false) : false;
@@ -92,7 +93,7 @@ export interface RunData {
   probeSteps: number[];
 }
 
-export type ChangeKind = 'runs' | 'points' | 'selection' | 'costs' | 'probes';
+export type ChangeKind = 'runs' | 'points' | 'selection' | 'costs' | 'probes' | 'sweeps';
 
 const PROBE_CACHE = 12;
 
@@ -100,6 +101,8 @@ export class DataStore {
   runs: RunData[] = [];
   selected = new Set<string>();
   costs: CostEntry[] = [];
+  /** The workspace's sweeps (their runs are in `runs`). */
+  sweeps: SweepInfo[] = [];
   /** `true` once a snapshot arrived. */
   loaded = false;
   private probes = new Map<string, ProbeMessage>();
@@ -203,6 +206,11 @@ export class DataStore {
   setCosts(costs: CostEntry[]): void {
     this.costs = costs;
     this.emit('costs');
+  }
+
+  setSweeps(sweeps: SweepInfo[]): void {
+    this.sweeps = sweeps;
+    this.emit('sweeps');
   }
 
   setSelection(ids: Iterable<string>): void {

@@ -60,14 +60,34 @@ const MAX_SCHEMA_ERRORS = 600;
 // ---------------------------------------------------------------------------------------------------------
 // The schema validator, compiled once
 
-let compiled: ValidateFunction | undefined;
+/**
+ * A JSON-with-comments format the machinery below checks: the spec's, and others built on it (the sweep file,
+ * core/sweep). `schema` is called once; `noun` names the whole file in messages ("the spec is missing …").
+ */
+export interface JsoncFormat {
+  schema: () => Record<string, unknown>;
+  noun: string;
+  /** A minimal file, for the messages about an empty file or a root that is not an object. */
+  example: string;
+}
 
-function validator(): ValidateFunction {
-  if (!compiled) {
+const SPEC_FORMAT: JsoncFormat = { schema: schemaJson, noun: 'spec', example: '{ "version": 1, "extends": "groupbert-base" }' };
+
+const compiled = new Map<JsoncFormat['schema'], { validate: ValidateFunction; json: Record<string, unknown> }>();
+
+function validator(format: JsoncFormat): ValidateFunction {
+  return compiledFormat(format).validate;
+}
+
+function compiledFormat(format: JsoncFormat): { validate: ValidateFunction; json: Record<string, unknown> } {
+  let entry = compiled.get(format.schema);
+  if (!entry) {
     const ajv = new Ajv({ strict: false, allErrors: true, discriminator: true, verbose: true });
-    compiled = ajv.compile(schemaJson());
+    const json = format.schema();
+    entry = { validate: ajv.compile(json), json };
+    compiled.set(format.schema, entry);
   }
-  return compiled;
+  return entry;
 }
 
 /** Property names of every object in the schema, for "did you mean" and "it belongs in …" hints. */
@@ -75,10 +95,11 @@ interface Section {
   label: string;
   keys: string[];
 }
-let sectionsCache: Section[] | undefined;
+const sectionsCache = new Map<JsoncFormat['schema'], Section[]>();
 
-function sections(): Section[] {
-  if (sectionsCache) return sectionsCache;
+function sections(format: JsoncFormat): Section[] {
+  const cached = sectionsCache.get(format.schema);
+  if (cached) return cached;
   const out: Section[] = [];
   const walk = (node: unknown, label: string): void => {
     if (!node || typeof node !== 'object') return;
@@ -94,9 +115,10 @@ function sections(): Section[] {
       walk(alt, kind ? `${kind} modules` : label);
     }
   };
-  walk(schemaJson(), '');
-  sectionsCache = out.filter((s, i) => out.findIndex((o) => o.label === s.label) === i);
-  return sectionsCache;
+  walk(compiledFormat(format).json, '');
+  const unique = out.filter((s, i) => out.findIndex((o) => o.label === s.label) === i);
+  sectionsCache.set(format.schema, unique);
+  return unique;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -400,8 +422,8 @@ function whereText(path: JsonPath, value: unknown): string {
   return `in ${pathLabel(path)}`;
 }
 
-function subject(path: JsonPath): string {
-  return path.length === 0 ? 'the spec' : pathLabel(path);
+function subject(path: JsonPath, noun = 'spec'): string {
+  return path.length === 0 ? `the ${noun}` : pathLabel(path);
 }
 
 /** Guess a module kind from the properties a module without "type" has. */
@@ -439,6 +461,7 @@ class SchemaReporter {
     private readonly data: unknown,
     /** With syntax errors, "missing" problems are mostly echoes of the broken text, so they are left out. */
     private readonly syntaxBroken: boolean,
+    private readonly format: JsoncFormat = SPEC_FORMAT,
   ) {}
 
   private shown(path: JsonPath, value: unknown): string {
@@ -522,7 +545,7 @@ class SchemaReporter {
     const own = (k: string): string | undefined => (typeof parent[k] === 'string' ? (parent[k] as string) : undefined);
     const fromUnion = (k: string): string | undefined => (atUnion && typeof union?.[k] === 'string' ? (union[k] as string) : undefined);
     const value = e.data;
-    const what = `${subject(path)} is ${this.shown(path, value)}`;
+    const what = `${subject(path, this.format.noun)} is ${this.shown(path, value)}`;
 
     switch (e.keyword) {
       case 'additionalProperties': {
@@ -550,7 +573,7 @@ class SchemaReporter {
       }
       case 'type': {
         if (path.length === 0) {
-          this.c.atValue('error', 'wrong-type', `a spec file is a JSON object, like { "version": 1, "extends": "groupbert-base" }; this one is ${describeValue(value)}`, path);
+          this.c.atValue('error', 'wrong-type', `a ${this.format.noun} file is a JSON object, like ${this.format.example}; this one is ${describeValue(value)}`, path);
           return;
         }
         const expected = TYPE_NAMES[String((e.params as { type?: unknown }).type)] ?? String((e.params as { type?: unknown }).type);
@@ -595,9 +618,9 @@ class SchemaReporter {
         const msg =
           e.keyword === 'minLength'
             ? limit === 1
-              ? `${subject(path)} is empty; write something or remove it`
-              : `${subject(path)} is ${len} characters long; it needs at least ${limit}`
-            : `${subject(path)} is ${len} characters long; at most ${limit} are allowed`;
+              ? `${subject(path, this.format.noun)} is empty; write something or remove it`
+              : `${subject(path, this.format.noun)} is ${len} characters long; it needs at least ${limit}`
+            : `${subject(path, this.format.noun)} is ${len} characters long; at most ${limit} are allowed`;
         this.c.atValue('error', 'invalid-length', msg, path);
         return;
       }
@@ -605,12 +628,12 @@ class SchemaReporter {
         const limit = Number((e.params as { limit?: unknown }).limit);
         const isModules = path[path.length - 1] === 'modules';
         const hint = isModules ? '; a layer needs at least one module, e.g. [{ "type": "attention" }, { "type": "ffn" }]' : `; it needs at least ${plural(limit, 'entry', 'entries')}`;
-        this.c.atValue('error', 'too-few-items', `${subject(path)} is ${Array.isArray(value) && value.length === 0 ? 'empty' : `${Array.isArray(value) ? value.length : 0} long`}${hint}`, path);
+        this.c.atValue('error', 'too-few-items', `${subject(path, this.format.noun)} is ${Array.isArray(value) && value.length === 0 ? 'empty' : `${Array.isArray(value) ? value.length : 0} long`}${hint}`, path);
         return;
       }
       case 'maxItems': {
         const limit = Number((e.params as { limit?: unknown }).limit);
-        this.c.atValue('error', 'too-many-items', `${subject(path)} has ${Array.isArray(value) ? value.length : '?'} entries; at most ${limit} are allowed`, path);
+        this.c.atValue('error', 'too-many-items', `${subject(path, this.format.noun)} has ${Array.isArray(value) ? value.length : '?'} entries; at most ${limit} are allowed`, path);
         return;
       }
       default:
@@ -625,7 +648,7 @@ class SchemaReporter {
     const lower = prop.toLowerCase();
     const own = isModulePath(path) ? `${moduleKind(value) ?? ''} modules` : pathLabel(path);
     const inModule = isModulePath(path);
-    const others = sections().filter((s) => s.label !== own && s.keys.some((k) => k.toLowerCase() === lower));
+    const others = sections(this.format).filter((s) => s.label !== own && s.keys.some((k) => k.toLowerCase() === lower));
     const elsewhere = others.find((s) => s.label.endsWith(' modules') === inModule) ?? others[0];
     if (elsewhere) {
       const target = elsewhere.label === '' ? 'at the top level' : elsewhere.label.endsWith(' modules') ? `to ${elsewhere.label}` : `in ${elsewhere.label.replace(/\[\]/g, '[…]')}`;
@@ -651,7 +674,7 @@ class SchemaReporter {
       this.c.atObject('error', 'missing-property', `missing "version"; add "version": 1${others.length ? ` and ${quotedList(others, 'and')}` : ''}`, path);
       return;
     }
-    this.c.atObject('error', 'missing-property', `${subject(path)} is missing ${list}`, path);
+    this.c.atObject('error', 'missing-property', `${subject(path, this.format.noun)} is missing ${list}`, path);
   }
 }
 
@@ -665,20 +688,29 @@ function semanticToDiagnostics(c: Collector, findings: SemanticFinding[]): void 
 /** A UTF-8 byte-order mark, as editors on Windows write it. */
 const BOM = '\uFEFF';
 
-function run(original: string, options: ValidateOptions): ValidationResult {
+interface Checked {
+  c: Collector;
+  /** The parsed value, when the text parsed at all. */
+  data?: unknown;
+  /** No syntax or schema error. */
+  ok: boolean;
+}
+
+/** Syntax, duplicate keys and the schema of `format`: the part every JSONC format shares. */
+function check(original: string, format: JsoncFormat): Checked {
   // A leading BOM is accepted, as VS Code does: read as a space, so every offset, line and column stays the same.
   const text = original.startsWith(BOM) ? ` ${original.slice(1)}` : original;
   const doc: Doc = { text, lines: new LineIndex(text), root: undefined };
   const c = new Collector(doc);
 
   if (isBlank(text)) {
-    c.add('error', 'empty-file', 'the file is empty; a spec starts like { "version": 1, "extends": "groupbert-base" }', [], text.length, 0);
-    return { diagnostics: c.finish() };
+    c.add('error', 'empty-file', `the file is empty; a ${format.noun} starts like ${format.example}`, [], text.length, 0);
+    return { c, ok: false };
   }
   const deep = tooDeepAt(text, MAX_DEPTH);
   if (deep >= 0) {
-    c.add('error', 'too-deep', `values nested more than ${MAX_DEPTH} levels deep; a spec needs only a few levels`, [], deep, 1);
-    return { diagnostics: c.finish() };
+    c.add('error', 'too-deep', `values nested more than ${MAX_DEPTH} levels deep; a ${format.noun} needs only a few levels`, [], deep, 1);
+    return { c, ok: false };
   }
 
   const syntaxErrors: ParseError[] = [];
@@ -686,10 +718,10 @@ function run(original: string, options: ValidateOptions): ValidationResult {
     doc.root = parseTree(text, syntaxErrors, { allowTrailingComma: true, disallowComments: false, allowEmptyContent: false });
   } catch {
     c.add('error', 'too-deep', 'the file could not be parsed (nested too deeply?)', [], 0, 0);
-    return { diagnostics: c.finish() };
+    return { c, ok: false };
   }
   reportSyntax(c, syntaxErrors);
-  if (!doc.root) return { diagnostics: c.finish() };
+  if (!doc.root) return { c, ok: false };
 
   const duplicates: Duplicate[] = [];
   const data = toValue(doc.root, 0, duplicates);
@@ -707,16 +739,68 @@ function run(original: string, options: ValidateOptions): ValidationResult {
     c.add('warning', 'duplicate-key', `${JSON.stringify(name)} is written again on line ${line}, which wins; this one is ignored, so remove one of them`, path, key.offset, key.length);
   }
 
-  const validate = validator();
+  const validate = validator(format);
   const schemaOk = validate(data) === true;
   if (!schemaOk) {
     // Past a syntax error the tree is a guess: schema problems from the line of the first one on are left out.
     const first = syntaxErrors.reduce((min, e) => Math.min(min, e.offset), Infinity);
     c.cutoff = Number.isFinite(first) ? doc.lines.offsetAt({ line: doc.lines.position(first).line, character: 0 }) : undefined;
-    new SchemaReporter(c, data, syntaxErrors.length > 0).report(validate.errors ?? []);
+    new SchemaReporter(c, data, syntaxErrors.length > 0, format).report(validate.errors ?? []);
     c.cutoff = undefined;
   }
-  if (!schemaOk || syntaxErrors.length > 0) return { diagnostics: c.finish() };
+  return { c, data, ok: schemaOk && syntaxErrors.length === 0 };
+}
+
+/** Where a diagnostic about a JSON path goes: on its value, on its key, or (for something missing) on its object. */
+export type DiagnosticAnchor = 'value' | 'key' | 'object';
+
+/**
+ * A JSONC file checked against a format (syntax, duplicate keys, schema), for formats built on the spec's machinery:
+ * their own checks add diagnostics at JSON paths, placed exactly as the spec validator places its own.
+ */
+export interface CheckedJsonc {
+  /** The text as checked (a leading BOM read as a space). */
+  text: string;
+  lines: LineIndex;
+  /** The parsed value, when the text parsed at all (it matches the schema only when `ok`). */
+  data?: unknown;
+  /** No syntax or schema error. */
+  ok: boolean;
+  /** The source range of the value at `path` (or its nearest existing ancestor). */
+  rangeAt(path: JsonPath): { offset: number; length: number };
+  add(severity: Severity, code: string, message: string, path: JsonPath, anchor?: DiagnosticAnchor): void;
+  /** At an exact offset and length (clamped to the text). */
+  addAt(severity: Severity, code: string, message: string, path: JsonPath, offset: number, length: number): void;
+  /** Every diagnostic so far, sorted by position, at most `MAX_DIAGNOSTICS`. */
+  finish(): Diagnostic[];
+}
+
+export function checkJsoncText(text: string, format: JsoncFormat): CheckedJsonc {
+  const { c, data, ok } = check(typeof text === 'string' ? text : String(text), format);
+  return {
+    text: c.doc.text,
+    lines: c.doc.lines,
+    ...(data !== undefined ? { data } : {}),
+    ok,
+    rangeAt(path) {
+      const node = nearestNode(c.doc.root, path);
+      return node ? { offset: node.offset, length: node.length } : { offset: 0, length: 0 };
+    },
+    add(severity, code, message, path, anchor = 'value') {
+      if (anchor === 'key') c.atKey(severity, code, message, path);
+      else if (anchor === 'object') c.atObject(severity, code, message, path);
+      else c.atValue(severity, code, message, path);
+    },
+    addAt(severity, code, message, path, offset, length) {
+      c.add(severity, code, message, path, offset, length);
+    },
+    finish: () => c.finish(),
+  };
+}
+
+function run(original: string, options: ValidateOptions): ValidationResult {
+  const { c, data, ok } = check(original, SPEC_FORMAT);
+  if (!ok) return { diagnostics: c.finish() };
 
   const file = data as SpecFile;
   const overrides = checkLayerOverrides(file);

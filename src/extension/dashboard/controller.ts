@@ -7,6 +7,8 @@
  *   replayed when the panel becomes visible again.
  * - While visible, changes are pushed incrementally: `run` when a run appears or changes state, `metrics` points
  *   batched to at most 10 messages a second, `eval`, `probeIndex`, and the newest `probe` of a selected run.
+ * - `sweeps` (the Sweep tab's sweeps) follows each snapshot when there are any (or the page may still show some),
+ *   and is sent whenever they change.
  * - `showView` switches the webview's tab once (Show Costs: the Costs tab). Asked for while the webview cannot
  *   take it (not ready yet, or hidden: its page is reloaded when shown again), it waits for the next `ready` and
  *   follows that snapshot. Otherwise the webview keeps the tab it had (its own persisted view state).
@@ -22,6 +24,7 @@ import {
   type DashboardView,
   type ExportFileMessage,
   type MetricPoint,
+  type SweepInfo,
   type ToWebviewMessage,
 } from '../../protocol/webview';
 import type { RunRegistry } from '../runs/registry';
@@ -48,6 +51,9 @@ export class DashboardController {
   private disposed = false;
   private selected: string[] = [];
   private costs: CostEntry[] = [];
+  private sweeps: SweepInfo[] = [];
+  /** The webview's page may hold sweeps (a non-empty `sweeps` was posted since its last load). */
+  private sweepsShown = false;
   /** A `showView` waiting for a webview that listens. */
   private pendingView: DashboardView | undefined;
   private readonly pending = new Map<string, MetricPoint[]>();
@@ -132,6 +138,7 @@ export class DashboardController {
   /** The webview's page was (re)loaded: wait for its `ready` before sending anything. */
   resetReady(): void {
     this.ready = false;
+    this.sweepsShown = false;
     this.pending.clear();
   }
 
@@ -155,6 +162,21 @@ export class DashboardController {
   setCosts(costs: CostEntry[]): void {
     this.costs = costs.slice(0, 2);
     if (this.live) this.post(toWebview({ type: 'costs', costs: this.costs }));
+  }
+
+  /** Replaces the sweeps (the Sweep tab); sent now when live, and after every snapshot. */
+  setSweeps(sweeps: SweepInfo[]): void {
+    this.sweeps = sweeps;
+    if (this.live) this.postSweeps();
+  }
+
+  private postSweeps(): void {
+    this.post(toWebview({ type: 'sweeps', sweeps: this.sweeps }));
+    if (this.live) this.sweepsShown = this.sweeps.length > 0;
+  }
+
+  get sweepInfos(): readonly SweepInfo[] {
+    return this.sweeps;
   }
 
   private get live(): boolean {
@@ -186,6 +208,7 @@ export class DashboardController {
     if (this.selected.length === 0 && runs[0]) this.selected = [runs[0].id];
     this.selected = this.selected.filter((id) => runs.some((r) => r.id === id));
     this.post(toWebview({ type: 'snapshot', runs, selectedRunIds: this.selected, costs: this.costs }));
+    if (this.sweeps.length > 0 || this.sweepsShown) this.postSweeps();
     // The newest probe of the first selected run, so the heatmaps have something to show at once.
     const first = this.selected[0];
     const steps = first ? this.registry.probeSteps(first) : [];

@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import type { CostEntry, DashboardView } from '../../protocol/webview';
+import type { CostEntry, DashboardView, SweepInfo } from '../../protocol/webview';
 import type { Log } from '../log';
 import { logAt } from '../log';
 import type { RunRegistry } from '../runs/registry';
@@ -35,6 +35,7 @@ export class DashboardManager implements vscode.Disposable {
   private controller: DashboardController | undefined;
   private costs: CostEntry[] = [];
   private selected: string[] = [];
+  private sweeps: SweepInfo[] = [];
   /** The specs whose costs are shown and followed; undefined while the costs are fixed (a run's). */
   private specSources: vscode.Uri[] | undefined;
   private specs: SpecService | undefined;
@@ -101,6 +102,12 @@ export class DashboardManager implements vscode.Disposable {
   setCosts(costs: CostEntry[]): void {
     this.costs = costs;
     this.controller?.setCosts(costs);
+  }
+
+  /** The sweeps the Sweep tab shows (kept for when the panel opens). */
+  setSweeps(sweeps: SweepInfo[]): void {
+    this.sweeps = sweeps;
+    this.controller?.setSweeps(sweeps);
   }
 
   /** The specs shown on the Costs tab (followed as they change), in order. */
@@ -175,6 +182,7 @@ export class DashboardManager implements vscode.Disposable {
     });
     this.controller = controller;
     controller.setCosts(this.costs);
+    controller.setSweeps(this.sweeps);
     controller.select(this.selected);
     const subs = [
       panel.webview.onDidReceiveMessage((raw: unknown) => void controller.receive(raw)),

@@ -468,6 +468,99 @@ async function main(): Promise<number> {
       await shot(page, '12-loss-flops');
       return `x axis "${x.title}" from ${x.min.toPrecision(4)} to ${x.max.toPrecision(4)} FLOPs; metrics.jsonl sums to ${total.toPrecision(4)} over ${steps.length} steps`;
     });
+    await check('issue #12: switching the Loss tab\'s x-axis to FLOPs and to time plots every point at the run\'s cumulative training FLOPs / training time (not its step)', async () => {
+      if (process.env.E2E_JOB === 'toy') return 'skipped: the toy job has no cost model';
+      if (!trainingRun) throw new Error('no trained run from the Train check');
+      const run = trainingRun;
+      const lines = readFileSync(path.join(WS as string, '.convbert', 'runs', run, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"type":"metrics"'));
+      const steps = lines.map((l) => JSON.parse(l) as { step: number; flopsPerSecond: number; stepMs: number });
+      // Summed here from metrics.jsonl: training FLOPs (FLOPs per second × step time) and training time (step times), in seconds on the axis.
+      let flops = 0;
+      let ms = 0;
+      const want = { flops: [] as number[], time: [] as number[], step: steps.map((m) => m.step) };
+      for (const m of steps) {
+        flops += (m.flopsPerSecond * m.stepMs) / 1000;
+        ms += m.stepMs;
+        want.flops.push(flops);
+        want.time.push(ms / 1000);
+      }
+      const f = await dashboardFrame(page);
+      await clickTab(f, 'loss');
+      const seen: string[] = [];
+      for (const axis of ['flops', 'time'] as const) {
+        await f.click(`.loss-view [data-control=loss-x] vscode-radio[value=${axis}]`);
+        const title = axis === 'flops' ? 'training FLOPs (cost model)' : 'training time (sum of step times: no evaluation, checkpoints or pauses)';
+        const raw = await until(`the ${axis} axis`, async () => {
+          const all = await charts(f);
+          const loss = all.loss as (ChartData & { scales?: Record<string, { title: string }> }) | undefined;
+          const d = loss?.datasets.find((x) => x.runId === run && x.role === 'train-raw');
+          return loss && (loss as unknown as { scales: Record<string, { title: string }> }).scales.x?.title === title && d ? (d.data as { x: number; y: number }[]) : undefined;
+        }, 15_000, 300);
+        if (raw.length !== steps.length) throw new Error(`${axis}: ${raw.length} points, metrics.jsonl has ${steps.length} steps`);
+        raw.forEach((p, i) => {
+          const w = want[axis][i]!;
+          if (Math.abs(p.x - w) > 1e-6 * w) throw new Error(`${axis}: point ${i} (step ${steps[i]!.step}) is at x = ${p.x}, the run's cumulative ${axis} there is ${w}`);
+        });
+        // Not the steps: the cumulative totals grow faster than 1 per step on both axes here.
+        if (raw.every((p, i) => p.x === want.step[i])) throw new Error(`${axis}: the points are at their steps`);
+        await page.waitForTimeout(300);
+        await shot(page, `13-loss-${axis}`);
+        seen.push(`${axis}: ${raw.length} points, last at ${raw.at(-1)!.x.toPrecision(4)} (metrics.jsonl: ${want[axis].at(-1)!.toPrecision(4)})`);
+      }
+      await f.click('.loss-view [data-control=loss-x] vscode-radio[value=step]');
+      return seen.join('; ');
+    });
+    await check('Run Sweep on a 2-run *.sweep.json from the command palette: the CLI trains both runs and the Sweep tab plots them against training FLOPs', async () => {
+      if (process.env.E2E_JOB === 'toy') return 'skipped: the toy job has no cost model';
+      const ids = ['e2e-sweep--gb-s1', 'e2e-sweep--bert-s1'];
+      copyFileSync(path.join(EXT as string, 'test', 'e2e', 'fixtures', 'sweep', 'tiny.sweep.json'), path.join(WS as string, 'tiny.sweep.json'));
+      await page.keyboard.press('Escape');
+      // Quick Open lists recent files first: wait for the sweep file's own row (the file was just written).
+      await until('tiny.sweep.json in Quick Open', async () => {
+        await page.keyboard.press('Escape');
+        await page.keyboard.press('Control+P');
+        await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+        await page.keyboard.type('tiny.sweep.json');
+        const row = await page.waitForSelector('.quick-input-list .monaco-list-row[aria-label*="tiny.sweep.json"]', { timeout: 3000 }).catch(() => null);
+        if (!row) return false;
+        await row.click();
+        return true;
+      }, 30_000, 500);
+      await until('the sweep file in the editor', async () => (await page.$$eval('.tabs-container .tab.active', (tabs) => tabs.map((t) => t.getAttribute('aria-label') ?? ''))).some((l) => l.includes('tiny.sweep.json')), 15_000);
+      await command(page, 'ConvBERT: Run Sweep');
+      const runState = (id: string) => {
+        try {
+          return (JSON.parse(readFileSync(path.join(WS as string, '.convbert', 'runs', id, 'run.json'), 'utf8')) as { state?: string }).state;
+        } catch {
+          return undefined;
+        }
+      };
+      await until('both sweep runs to complete', async () => ids.every((id) => runState(id) === 'completed'), 180_000, 1000);
+      await page.waitForTimeout(1500);
+      await shot(page, '14-sweep-task');
+      const f = await dashboardFrame(page);
+      await clickTab(f, 'sweep');
+      const found = await until('the Sweep tab with both runs done', async () => {
+        const chart = (await charts(f)).sweep;
+        const status = await f.evaluate<string>(`document.querySelector('.sweep-view [data-role=sweep-status]')?.textContent ?? ''`);
+        const byRun = ids.map((id) => chart?.datasets.find((d) => d.runId === id));
+        return status === '2 of 2 runs done' && byRun.every((d) => d && d.data.length > 0) ? { status, byRun: byRun as ChartData['datasets'] } : undefined;
+      }, 60_000, 500);
+      // Each run's points are its evaluations at its cumulative training FLOPs (log-x: x > 0).
+      for (const [i, id] of ids.entries()) {
+        const evals = readFileSync(path.join(WS as string, '.convbert', 'runs', id, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"type":"eval"')).map((l) => JSON.parse(l) as { step: number; loss: number });
+        const ys = (found.byRun[i]!.data as { x: number; y: number }[]).map((p) => p.y);
+        const wantYs = evals.filter((e) => e.step > 0).map((e) => e.loss);
+        if (JSON.stringify(ys) !== JSON.stringify(wantYs)) throw new Error(`${id}: plotted ${JSON.stringify(ys)}, metrics.jsonl evaluations ${JSON.stringify(wantYs)}`);
+      }
+      const rows = await f.evaluate<number>(`document.querySelectorAll('.sweep-runs tbody tr').length`);
+      const crossings = await f.evaluate<string[]>(`[...document.querySelectorAll('.sweep-crossings tbody tr')].map((r) => r.textContent ?? '')`);
+      if (rows !== 2) throw new Error(`the runs table has ${rows} rows`);
+      if (crossings.length !== 1) throw new Error(`the crossing table has ${crossings.length} rows`);
+      await page.waitForTimeout(300);
+      await shot(page, '15-sweep-view');
+      return `${found.status}; ${found.byRun.map((d) => `${d.runId}: ${d.data.length} evaluations`).join(', ')}; crossing: ${crossings[0]!.replace(/\s+/g, ' ').slice(0, 120)}`;
+    });
   } finally {
     await context.close();
   }

@@ -87,7 +87,11 @@ test('package.json contributes exactly the commands, view, settings and activati
   const train = pkg.contributes.menus.commandPalette?.find((m) => m.command === COMMANDS.train);
   assert.equal(train?.when, 'isWorkspaceTrusted', 'Train is gated by workspace trust');
   // Kept from the spec engineer's contributions.
-  assert.deepEqual(pkg.contributes.jsonValidation, [{ fileMatch: '*.convbert.json', url: './schemas/convbert.schema.json' }]);
+  assert.deepEqual(pkg.contributes.jsonValidation, [
+    { fileMatch: '*.convbert.json', url: './schemas/convbert.schema.json' },
+    { fileMatch: '*.sweep.json', url: './schemas/sweep.schema.json' },
+  ]);
+  for (const v of pkg.contributes.jsonValidation) assert.ok(existsSync(path.join(ROOT, v.url)), v.url);
   assert.equal(pkg.contributes.languages[0]?.id, 'jsonc');
   for (const icon of ['media/icon.png', 'media/convbert.svg']) assert.ok(existsSync(path.join(ROOT, icon)), icon);
 });
