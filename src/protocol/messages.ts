@@ -160,7 +160,11 @@ export const EvalSchema = message(
   'eval',
   {
     step: Count(),
+    /** MLM + NSP when the model has an NSP head. */
     loss: Type.Number(),
+    /** The masked-LM part of `loss` (runs written before it was recorded lack it). */
+    mlmLoss: Type.Optional(Type.Number()),
+    nspLoss: Type.Optional(Type.Number()),
     mlmAccuracy: Type.Number({ minimum: 0, maximum: 1 }),
     nspAccuracy: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   },

@@ -129,6 +129,11 @@ test('train runs a spec to the end: run directory, metrics.jsonl, and a summary 
   const h = await history(runDir);
   assert.deepEqual(h.of('metrics').map((m) => m.step), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
   assert.deepEqual(h.of('eval').map((e) => e.step), [5, 10, 12]);
+  for (const e of h.of('eval')) {
+    // The tiny spec has an NSP head: the loss is MLM + NSP, both recorded.
+    assert.ok(e.mlmLoss !== undefined && e.nspLoss !== undefined, JSON.stringify(e));
+    assert.ok(Math.abs(e.mlmLoss + e.nspLoss - e.loss) <= 1e-6 * Math.abs(e.loss), JSON.stringify(e));
+  }
   assert.deepEqual(h.of('checkpoint').map((c) => c.step), [4, 8, 12]);
   assert.equal(h.of('done').at(-1)?.reason, 'completed');
 

@@ -116,6 +116,11 @@ test('two gloo ranks with micro-batch b train what one process with 2b trains; t
   assert.deepEqual(h2.of('metrics').map((m) => m.step), [1, 2, 3, 4, 5, 6, 7, 8]);
   assert.deepEqual(h2.of('checkpoint').map((c) => c.step), [4, 8]);
   assert.deepEqual(h2.of('eval').map((e) => e.step), [4, 8]);
+  // Evaluations carry their masked-LM and NSP parts (the sweep report compares MLM losses).
+  for (const e of [...h2.of('eval'), ...h1.of('eval')]) {
+    assert.ok(e.mlmLoss !== undefined && e.nspLoss !== undefined, JSON.stringify(e));
+    relClose(e.mlmLoss + e.nspLoss, e.loss, 1e-6, `loss = MLM + NSP at step ${e.step}`);
+  }
   // The same global batch: the same tokens and FLOPs per step, and the same losses to float32 noise.
   const m2 = h2.of('metrics');
   const m1 = h1.of('metrics');

@@ -82,7 +82,11 @@ export interface ProbeResult {
 }
 
 export interface EvalMetrics {
+  /** MLM + NSP when the model has an NSP head. */
   loss: number;
+  /** The masked-LM part of `loss`, and the NSP part (with an NSP head). */
+  mlmLoss?: number;
+  nspLoss?: number;
   mlmAccuracy: number;
   nspAccuracy?: number;
   probes?: ProbeResult;

@@ -235,6 +235,8 @@ export function createMlmJob(ctx: JobContext, options: MlmJobOptions = {}): Trai
       const nspLoss = sequences! > 0 ? nspSum! / sequences! : 0;
       const result: EvalMetrics = {
         loss: mlmLoss + nspLoss,
+        mlmLoss,
+        ...(sequences! > 0 ? { nspLoss } : {}),
         mlmAccuracy: count! > 0 ? mlmRight! / count! : 0,
         ...(sequences! > 0 ? { nspAccuracy: nspRight! / sequences! } : {}),
       };

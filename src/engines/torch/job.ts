@@ -188,6 +188,8 @@ export function createTorchJob(ctx: JobContext, options: TorchJobOptions): Train
       const a = await ask('evaluate');
       const result: EvalMetrics = {
         loss: num(a, 'loss'),
+        ...(Number.isFinite(num(a, 'mlmLoss')) ? { mlmLoss: num(a, 'mlmLoss') } : {}),
+        ...(spec.model.heads.nsp && Number.isFinite(num(a, 'nspLoss')) ? { nspLoss: num(a, 'nspLoss') } : {}),
         mlmAccuracy: num(a, 'mlmAccuracy'),
         ...(typeof a.nspAccuracy === 'number' ? { nspAccuracy: a.nspAccuracy } : {}),
       };

@@ -476,7 +476,15 @@ export class TrainerSession {
         return;
       }
       lastEvalLoss = result.loss;
-      this.send({ type: 'eval', step: this.step, loss: result.loss, mlmAccuracy: result.mlmAccuracy, ...(result.nspAccuracy !== undefined ? { nspAccuracy: result.nspAccuracy } : {}) });
+      this.send({
+        type: 'eval',
+        step: this.step,
+        loss: result.loss,
+        ...(result.mlmLoss !== undefined ? { mlmLoss: result.mlmLoss } : {}),
+        ...(result.nspLoss !== undefined ? { nspLoss: result.nspLoss } : {}),
+        mlmAccuracy: result.mlmAccuracy,
+        ...(result.nspAccuracy !== undefined ? { nspAccuracy: result.nspAccuracy } : {}),
+      });
       if (result.probes) {
         const rel = await writeProbeSummary(runDir, this.step, result.probes);
         this.send({ type: 'probes', step: this.step, path: rel, summary: result.probes.summary });
