@@ -9,24 +9,15 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createColors } from 'picocolors';
-import { runCli } from '../../src/cli/main';
-import type { CliIo } from '../../src/cli/io';
 import { TRAIN_EXIT_CODES } from '../../src/cli/train-command';
 import { initRunDir, updateRunInfo } from '../../src/run-format/run-dir';
+import { cli } from '../cli-harness';
 
 const made: string[] = [];
 after(() => {
   for (const dir of made) rmSync(dir, { recursive: true, force: true });
 });
 
-async function cli(cwd: string, ...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { out: (t) => void out.push(t), err: (t) => void err.push(t), color: createColors(false), isTTY: false, cwd };
-  const code = await runCli(argv, io);
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
 
 /** A run directory as a trainer leaves it when it dies before its first checkpoint (`pid`: the trainer). */
 async function runWithoutCheckpoint(pid: number): Promise<string> {

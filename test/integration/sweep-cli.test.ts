@@ -11,15 +11,13 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createColors } from 'picocolors';
-import { runCli } from '../../src/cli/main';
-import type { CliIo } from '../../src/cli/io';
 import { readMetricEvents } from '../../src/run-format/metrics';
 import { initRunDir, readRunInfo } from '../../src/run-format/run-dir';
 import { listCheckpoints } from '../../src/run-format/checkpoint-name';
 import { readSweepState, writeSweepState } from '../../src/engines/sweep';
 import { JOB_MODULE_ENV, loadJobFactory } from '../../src/engines/tfjs/trainer/jobs';
 import { findTorchPython } from '../../src/engines/torch/python';
+import { cli } from '../cli-harness';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'src/cli/main.ts');
@@ -87,13 +85,6 @@ function workspace(): string {
   return dir;
 }
 
-async function cli(cwd: string, ...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { out: (t) => void out.push(t), err: (t) => void err.push(t), color: createColors(false), isTTY: false, cwd };
-  const code = await runCli(argv, io);
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
 
 async function metricSteps(runDir: string): Promise<number[]> {
   const { events, invalid } = await readMetricEvents(runDir);

@@ -10,15 +10,13 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createColors } from 'picocolors';
-import { runCli } from '../../src/cli/main';
-import type { CliIo } from '../../src/cli/io';
 import { readMetricEvents } from '../../src/run-format/metrics';
 import { readRunInfo } from '../../src/run-format/run-dir';
 import { probeStepsOnDisk, readProbeFile } from '../../src/run-format/probes';
 import type { TrainerMessage, TrainerMessageOf } from '../../src/protocol';
 import { chooseEngine } from '../../src/engines';
 import { findTorchPython } from '../../src/engines/torch/python';
+import { cli } from '../cli-harness';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'src/cli/main.ts');
@@ -76,13 +74,6 @@ function workspace(spec = specText()): string {
   return dir;
 }
 
-async function cli(cwd: string, ...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { out: (t) => void out.push(t), err: (t) => void err.push(t), color: createColors(false), isTTY: false, cwd };
-  const code = await runCli(argv, io);
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
 
 async function history(runDir: string) {
   const { events, invalid } = await readMetricEvents(runDir);

@@ -8,9 +8,6 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createColors } from 'picocolors';
-import { runCli } from '../../src/cli/main';
-import type { CliIo } from '../../src/cli/io';
 import { computeCost } from '../../src/core/cost';
 import { describeOutOfMemory, hardLimitBytes, trainingFit, type MachineFacts } from '../../src/core/cost/fit';
 import { BACKEND_DESCRIPTIONS, BACKEND_MEMORY_LIMITS } from '../../src/core/spec/schema';
@@ -18,6 +15,7 @@ import { resolveSpec } from '../../src/core/spec/resolve';
 import type { SpecFile } from '../../src/core/spec/schema';
 import { validateSpecText } from '../../src/core/validate/validate';
 import { JOB_MODULE_ENV, loadJobFactory } from '../../src/engines/tfjs/trainer/jobs';
+import { cli } from '../cli-harness';
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
@@ -152,13 +150,6 @@ before(async () => {
   if (!wired) process.env[JOB_MODULE_ENV] = path.resolve(__dirname, '../../src/core/train/mlm-job.ts');
 });
 
-async function cli(cwd: string, ...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { out: (t) => void out.push(t), err: (t) => void err.push(t), color: createColors(false), isTTY: false, cwd };
-  const code = await runCli(argv, io);
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
 
 function workspace(files: Record<string, string>): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'convbert-fit-'));

@@ -72,11 +72,12 @@ suite('sweep', () => {
     const crossing = info.crossings![0]!;
     assert.equal(crossing.groupbert, 'gb');
     assert.equal(crossing.bert, 'bert');
-    // The target is BERT's last validation loss, as metrics.jsonl has it.
+    // The target is BERT's last validation MLM loss, as metrics.jsonl has it (the model also has an NSP head).
     const evals = (await fsp.readFile(path.join(ws, '.convbert', 'runs', 'e2e-sweep--bert-s1', 'metrics.jsonl'), 'utf8'))
       .split('\n')
       .filter((l) => l.includes('"type":"eval"'))
-      .map((l) => JSON.parse(l) as { step: number; loss: number });
-    assert.equal(crossing.target, evals.at(-1)!.loss);
+      .map((l) => JSON.parse(l) as { step: number; loss: number; mlmLoss?: number });
+    assert.ok(evals.at(-1)!.mlmLoss !== undefined, 'evaluations record their MLM loss');
+    assert.equal(crossing.target, evals.at(-1)!.mlmLoss);
   });
 });
