@@ -50,7 +50,7 @@ export const RunInfoSchema = Type.Object(
     step: Count('Updates completed.'),
     totalSteps: Type.Optional(Count()),
     specHash: Type.Optional(Text('Hash of the resolved spec the run trains (checkpoints carry it too).')),
-    versions: Type.Object({ protocol: Type.Integer(), node: Text(), app: Type.Optional(Text()), tfjs: Type.Optional(Text()) }),
+    versions: Type.Object({ protocol: Type.Integer(), node: Text(), app: Type.Optional(Text()), tfjs: Type.Optional(Text()), python: Type.Optional(Text()), torch: Type.Optional(Text()) }),
     pid: Type.Optional(Type.Integer({ minimum: 0, description: 'The trainer process while it runs (`running` with a dead pid: it crashed).' })),
     host: Type.Optional(Text('The machine `pid` runs on.')),
     lastCheckpoint: Type.Optional(Text('Relative to the run directory.')),

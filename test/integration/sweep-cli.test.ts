@@ -134,6 +134,7 @@ test('a sweep killed mid-run continues when run again: completed runs untouched,
 
   const state = await readSweepState(path.join(cwd, '.convbert/sweeps/mini'));
   assert.deepEqual(Object.keys(state?.runs ?? {}).sort(), ['mini--bert-s1', 'mini--groupbert-s1']);
+  assert.deepEqual(state?.plan, ['mini--bert-s1', 'mini--groupbert-s1'], "the current plan's runs, in order");
   assert.equal(state?.runs['mini--bert-s1']?.runDir, path.join('.convbert', 'runs', 'mini--bert-s1'));
   const bertBefore = { run: readFileSync(path.join(bert, 'run.json'), 'utf8'), metrics: readFileSync(path.join(bert, 'metrics.jsonl'), 'utf8') };
 

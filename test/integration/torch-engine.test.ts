@@ -101,6 +101,8 @@ test('two gloo ranks with micro-batch b train what one process with 2b trains; t
   const info = await readRunInfo(runDir);
   assert.equal(info?.state, 'completed');
   assert.equal(info?.backend?.name, 'torch-cpu');
+  assert.match(info?.versions.torch ?? '', /^\d+\.\d+/, 'run.json names the PyTorch version');
+  assert.match(info?.versions.python ?? '', /^3\.\d+/, 'and the Python version');
   assert.match(r2.stdout, /^backend\s+PyTorch .* on the CPU, 2 ranks/m);
   const h2 = await history(runDir);
   const h1 = await history(path.join(one, 'run'));

@@ -89,7 +89,13 @@ test('state.json: written atomically (no temporary file left), read back; a fore
   const dir = sweepDir(ws, 'mini');
   assert.equal(dir, path.join(ws, '.convbert', 'sweeps', 'mini'));
   assert.equal(await readSweepState(dir), undefined);
-  const state: SweepState = { format: 'convbert-sweep', version: 1, planHash: 'abc', runs: { 'mini--a-s1': { runDir: '.convbert/runs/mini--a-s1', hash: 'h' } } };
+  const state: SweepState = {
+    format: 'convbert-sweep',
+    version: 1,
+    planHash: 'abc',
+    plan: ['mini--a-s1'],
+    runs: { 'mini--a-s1': { runDir: '.convbert/runs/mini--a-s1', hash: 'h' }, 'mini--old-s1': { runDir: '.convbert/runs/mini--old-s1', hash: 'g' } },
+  };
   await writeSweepState(dir, state);
   assert.deepEqual(readdirSync(dir), ['state.json']);
   assert.deepEqual(await readSweepState(dir), state);

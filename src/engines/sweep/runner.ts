@@ -103,7 +103,7 @@ export class SweepRunner {
     if (changed.length > 0) throw new SweepRefused(changed);
     const runs: SweepState['runs'] = { ...(state?.runs ?? {}) };
     for (const run of this.plan.runs) runs[run.id] = { runDir: path.relative(this.options.workspace, plannedRunDir(this.options.workspace, run.id)), hash: run.hash };
-    await writeSweepState(this.dir, { format: 'convbert-sweep', version: 1, planHash: this.plan.hash, runs });
+    await writeSweepState(this.dir, { format: 'convbert-sweep', version: 1, planHash: this.plan.hash, plan: this.plan.runs.map((r) => r.id), runs });
 
     const results = new Map<string, SweepRunResult>();
     const queue = [...this.plan.runs];

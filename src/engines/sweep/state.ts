@@ -21,6 +21,8 @@ export interface SweepState {
   format: 'convbert-sweep';
   version: 1;
   planHash: string;
+  /** The current plan's run ids, in order (`runs` also keeps the runs of earlier plans). Absent in older states. */
+  plan?: string[];
   runs: Record<string, SweepRunEntry>;
 }
 
@@ -52,7 +54,8 @@ export async function readSweepState(dir: string): Promise<SweepState | undefine
     if (!isRecord(entry) || typeof entry.runDir !== 'string' || typeof entry.hash !== 'string') throw new Error(`${file}: run "${id}" has no runDir or hash`);
     runs[id] = { runDir: entry.runDir, hash: entry.hash };
   }
-  return { format: 'convbert-sweep', version: 1, planHash: raw.planHash, runs };
+  const plan = Array.isArray(raw.plan) && raw.plan.every((id) => typeof id === 'string' && id in runs) ? (raw.plan as string[]) : undefined;
+  return { format: 'convbert-sweep', version: 1, planHash: raw.planHash, ...(plan ? { plan } : {}), runs };
 }
 
 export async function writeSweepState(dir: string, state: SweepState): Promise<void> {

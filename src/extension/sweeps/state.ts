@@ -53,7 +53,7 @@ export async function readSweeps(workspaceDir: string): Promise<{ sweeps: SweepR
       if (!state) continue;
       const runDirs: Record<string, string> = {};
       for (const [id, entry] of Object.entries(state.runs)) runDirs[id] = path.resolve(workspaceDir, entry.runDir);
-      sweeps.push({ name, dir, planHash: state.planHash, runIds: Object.keys(state.runs), runDirs });
+      sweeps.push({ name, dir, planHash: state.planHash, runIds: state.plan ?? Object.keys(state.runs), runDirs });
     } catch (e) {
       problems.push(e instanceof Error ? e.message : String(e));
     }

@@ -29,6 +29,8 @@ export function torchTrainerDeps(overrides: Partial<TrainerDeps> = {}, options: 
   const launch = readJson(TORCH_OPTIONS_ENV) as TorchLaunchOptions;
   let python: TorchPython | undefined;
   let device: TorchDevice | undefined;
+  // Filled once Python is found: run.json's versions then name PyTorch's and Python's.
+  const runtime = { versions: {} as Record<string, string> };
 
   const loadBackend: BackendLoader = async (requested, log): Promise<BackendReport> => {
     const asked = deviceOf(requested);
@@ -38,6 +40,8 @@ export function torchTrainerDeps(overrides: Partial<TrainerDeps> = {}, options: 
     const probe = await findTorchPython({ configured: launch.python });
     if (!probe.ok) throw new TrainerError(probe.reason, probe.hint);
     python = probe.info;
+    runtime.versions.python = python.pythonVersion;
+    runtime.versions.torch = python.torch;
     for (const t of probe.tried) log('debug', `python: ${t.python}: ${t.reason}`);
     const skipped: { name: string; reason: string }[] = [];
     const has = (d: TorchDevice) => (d === 'cuda' ? python!.cuda.available : d === 'mps' ? python!.mps : true);
@@ -84,7 +88,7 @@ export function torchTrainerDeps(overrides: Partial<TrainerDeps> = {}, options: 
         onStderr: options.onStderr ?? ((line) => process.stderr.write(`${line}\n`)),
       });
     },
-    runtime: { versions: {} },
+    runtime,
     ...overrides,
   };
 }
