@@ -78,8 +78,11 @@ export function pythonCandidates(options: FindPythonOptions = {}): string[] {
 function parseProbe(python: string, stdout: string): { info?: TorchPython; reason?: string } {
   const line = stdout.trim().split('\n').pop() ?? '';
   try {
-    const j = JSON.parse(line) as Record<string, unknown>;
+    const parsed: unknown = JSON.parse(line);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+    const j = parsed as Record<string, unknown>;
     if (typeof j.error === 'string') return { reason: `${j.error} (Python ${String(j.python)})` };
+    if (typeof j.torch !== 'string') throw new Error('no torch version');
     const cuda = j.cuda as TorchPython['cuda'];
     return {
       info: {
