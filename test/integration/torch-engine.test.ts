@@ -160,8 +160,15 @@ test('a TF.js run resumes on the torch engine, and the torch checkpoint evaluate
   const losses = h.of('metrics').map((m) => m.loss);
   assert.ok(Math.abs(losses[4]! - losses[3]!) < 0.5, `losses: ${losses.join(' ')}`);
 
+  const shardSteps = () =>
+    readdirSync(path.join(runDir, 'cache', 'shards'))
+      .map((d) => (JSON.parse(readFileSync(path.join(runDir, 'cache', 'shards', d, 'index.json'), 'utf8')) as { steps: number }).steps)
+      .sort((a, b) => a - b);
+  assert.deepEqual(shardSteps(), [8], 'the resumed run wrote shards for its 8 steps');
   const torchEval = await cli(cwd, 'eval', 'run');
   assert.equal(torchEval.code, 0, torchEval.stderr);
+  // Evaluating writes the validation rows and one step of training rows, not the run's whole stream again.
+  assert.deepEqual(shardSteps(), [1, 8]);
   const tfjsEval = await cli(cwd, 'eval', 'run', '--engine', 'tfjs');
   assert.equal(tfjsEval.code, 0, tfjsEval.stderr);
   const lossOf = (out: string) => Number(/loss \(MLM \+ NSP\)\s+([\d.]+)/.exec(out)?.[1] ?? /MLM loss\s+([\d.]+)/.exec(out)?.[1]);

@@ -115,9 +115,9 @@ export interface TrainingJob {
   /**
    * Called once after `init` (and before `loadState`) with the run's length, when it is known: `training.steps`, the
    * FLOP budget's steps or the caller's override. Optional: a job that prepares data ahead (the torch engine's
-   * shards) needs it.
+   * shards) needs it. `evaluationOnly`: the job will only load a checkpoint and evaluate (`convbert eval`), no step.
    */
-  plan?(run: { totalSteps: number; startStep: number }): Promise<void> | void;
+  plan?(run: { totalSteps: number; startStep: number; evaluationOnly?: boolean }): Promise<void> | void;
   /** Called after `init` (and `plan`), before the first `step`, when resuming. */
   loadState(state: JobState): Promise<void> | void;
   dispose(): void;

@@ -78,6 +78,7 @@ export function createTorchJob(ctx: JobContext, options: TorchJobOptions): Train
   let group: WorkerGroup | undefined;
   let shards: { dir: string; index: ShardIndex; states: Json[] } | undefined;
   let stepsDone = 0;
+  let evaluating = false;
   let params = 0;
   let flopsPerStep = 0;
   let optimizerState: Json = { type: t.optimizer.type, step: 0 };
@@ -126,7 +127,10 @@ export function createTorchJob(ctx: JobContext, options: TorchJobOptions): Train
       };
     },
 
-    async plan({ totalSteps }): Promise<void> {
+    async plan({ totalSteps, evaluationOnly }): Promise<void> {
+      // Evaluating needs the validation rows only: one step of training rows keeps the shards small.
+      evaluating = evaluationOnly === true;
+      if (evaluating) totalSteps = 1;
       const d = data!;
       const shardOptions = { steps: totalSteps, worldSize: world };
       const outDir = options.shardsDir ?? path.join(options.cacheDir ?? ctx.cacheDir ?? path.join(ctx.runDir, 'cache'), 'shards', shardKey(spec, d, shardOptions).slice(0, 16));
@@ -229,6 +233,7 @@ export function createTorchJob(ctx: JobContext, options: TorchJobOptions): Train
       // Where the data continues: the step whose iterator state the checkpoint holds (either engine writes it).
       const train = isRecord(state.data) ? state.data.train : undefined;
       const at = shards ? shards.states.findIndex((s) => JSON.stringify(s) === JSON.stringify(train)) : -1;
+      if (evaluating) return; // no step follows: where the data would continue does not matter
       if (at < 0) throw new Error("the checkpoint's data position is not in this run's data shards: was it saved for another corpus, batch size or number of ranks?");
       stepsDone = at;
     },

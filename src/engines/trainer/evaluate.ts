@@ -81,7 +81,7 @@ export async function evaluateWithJob(request: EvaluateRequest, deps: EvaluateDe
     await job.init();
     const saved = isRecord(checkpoint.extra) && isRecord(checkpoint.extra.loop) ? checkpoint.extra.loop : {};
     const totalSteps = typeof saved.totalSteps === 'number' ? saved.totalSteps : info?.totalSteps ?? checkpoint.step;
-    await job.plan?.({ totalSteps: Math.max(totalSteps, checkpoint.step), startStep: checkpoint.step });
+    await job.plan?.({ totalSteps: Math.max(totalSteps, checkpoint.step), startStep: checkpoint.step, evaluationOnly: true });
     await job.loadState(jobStateFromCheckpoint(checkpoint));
     const rngs = isRecord(checkpoint.rng) ? checkpoint.rng : {};
     if (rngs.loop !== undefined) restoreRng(rng, parseRngState(rngs.loop));
