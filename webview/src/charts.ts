@@ -66,4 +66,10 @@ export function tooltipColours(theme: Theme) {
   };
 }
 
+/** Whether a log axis labels this tick: 1, 2 and 5 × 10ⁿ only (a log axis has many ticks). */
+export function isOneTwoFive(v: number): boolean {
+  const m = v / 10 ** Math.floor(Math.log10(v) + 1e-9);
+  return [1, 2, 5].some((k) => Math.abs(m - k) < 1e-6);
+}
+
 export { Chart };

@@ -4,17 +4,9 @@
  * the generators read it). The backend is chosen inside the trainer, from ./backends/registry.ts's order.
  */
 import * as path from 'node:path';
-import type { Engine, EvaluateRequest, EvaluateResult, IpcLaunchPlan, LaunchJob } from '../engine';
+import type { Engine, IpcLaunchPlan, LaunchJob } from '../engine';
 import { TFJS_BACKENDS } from './backends/registry';
-import { mlmJobEnv, resolveTrainerEntry } from '../trainer/entry';
-
-/** The in-process evaluator (./evaluate.ts, or dist/evaluate.js beside the bundle): loaded by path when used, so
- * bundles that import this module (the extension's) do not take TF.js in with it. */
-function loadEvaluator(): { evaluateRun(request: EvaluateRequest): Promise<EvaluateResult> } {
-  const file = path.join(__dirname, __filename.endsWith('.ts') ? 'evaluate.ts' : 'evaluate.js');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require(file) as { evaluateRun(request: EvaluateRequest): Promise<EvaluateResult> };
-}
+import { TFJS_TRAINER, loadEvaluator, mlmJobEnv, nodeTrainerPlan } from '../trainer/entry';
 
 export const tfjsEngine = {
   id: 'tfjs',
@@ -28,12 +20,9 @@ export const tfjsEngine = {
     const nodePaths = [...(job.modulePaths ?? []), ...(hostEnv.NODE_PATH ? hostEnv.NODE_PATH.split(path.delimiter) : [])];
     if (nodePaths.length > 0) env.NODE_PATH = [...new Set(nodePaths)].join(path.delimiter);
     Object.assign(env, mlmJobEnv(job.specDir, hostEnv));
-    const entry = job.installedAt
-      ? { entry: path.join(job.installedAt, 'dist', 'trainer.js'), execArgv: [], why: 'the installed trainer' }
-      : resolveTrainerEntry({ env: hostEnv });
-    if (!job.runtimePath && job.electronHost) env.ELECTRON_RUN_AS_NODE = '1';
-    return { engine: 'tfjs', transport: 'ipc', command: job.runtimePath, script: entry.entry, execArgv: entry.execArgv, args: [], env, cwd: job.cwd, why: entry.why };
+    return nodeTrainerPlan('tfjs', TFJS_TRAINER, job, env);
   },
 
-  evaluate: (request) => loadEvaluator().evaluateRun(request),
+  // ./evaluate.ts, or dist/evaluate.js beside the bundle.
+  evaluate: (request) => loadEvaluator(__filename, 'evaluate.js').evaluateRun(request),
 } as const satisfies Engine;

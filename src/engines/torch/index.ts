@@ -6,9 +6,8 @@
  * This module declares the engine and plans its launch; it imports no TF.js and starts no Python until asked
  * (`availability` probes the interpreter once per process).
  */
-import * as path from 'node:path';
-import type { Availability, DistributedOptions, Engine, EvaluateRequest, EvaluateResult, IpcLaunchPlan, LaunchJob } from '../engine';
-import { mlmJobEnv, resolveTrainerEntry, type TrainerEntryFiles } from '../trainer/entry';
+import type { Availability, DistributedOptions, Engine, IpcLaunchPlan, LaunchJob } from '../engine';
+import { loadEvaluator, mlmJobEnv, nodeTrainerPlan, type TrainerEntryFiles } from '../trainer/entry';
 import { TORCH_BACKENDS } from './backends';
 import { checkDistributed, launchArgs } from './distributed';
 import { findTorchPython, findTorchPythonSync, workerEnv } from './python';
@@ -23,12 +22,6 @@ export const TORCH_OPTIONS_ENV = 'CONVBERT_TORCH';
 export interface TorchLaunchOptions extends DistributedOptions {
   /** ConvBERT Studio's installed folder (its python/ holds convbert_torch). */
   installedAt?: string;
-}
-
-function loadEvaluator(): { evaluateRun(request: EvaluateRequest): Promise<EvaluateResult> } {
-  const file = path.join(__dirname, __filename.endsWith('.ts') ? 'evaluate.ts' : 'torch-evaluate.js');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require(file) as { evaluateRun(request: EvaluateRequest): Promise<EvaluateResult> };
 }
 
 export const torchEngine = {
@@ -55,14 +48,11 @@ export const torchEngine = {
     const env: Record<string, string> = { ...mlmJobEnv(job.specDir, hostEnv) };
     const options: TorchLaunchOptions = { ...job.distributed, ...(job.installedAt ? { installedAt: job.installedAt } : {}) };
     env[TORCH_OPTIONS_ENV] = JSON.stringify(options);
-    const entry = job.installedAt
-      ? { entry: path.join(job.installedAt, 'dist', TORCH_TRAINER.bundle), execArgv: [], why: 'the installed trainer (PyTorch engine)' }
-      : resolveTrainerEntry({ env: hostEnv, files: TORCH_TRAINER });
-    if (!job.runtimePath && job.electronHost) env.ELECTRON_RUN_AS_NODE = '1';
-    return { engine: 'torch', transport: 'ipc', command: job.runtimePath, script: entry.entry, execArgv: entry.execArgv, args: [], env, cwd: job.cwd, why: entry.why };
+    return nodeTrainerPlan('torch', TORCH_TRAINER, job, env);
   },
 
-  evaluate: (request) => loadEvaluator().evaluateRun(request),
+  // ./evaluate.ts, or dist/torch-evaluate.js beside the bundle.
+  evaluate: (request) => loadEvaluator(__filename, 'torch-evaluate.js').evaluateRun(request),
 } as const satisfies Engine;
 
 /**

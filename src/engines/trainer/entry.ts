@@ -9,6 +9,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { EvaluateRequest, EvaluateResult, IpcLaunchPlan, LaunchJob } from '../engine';
 
 export const TRAINER_ENTRY_ENV = 'CONVBERT_TRAINER_ENTRY';
 
@@ -129,4 +130,29 @@ export function mlmJobEnv(specDir: string, env: NodeJS.ProcessEnv = process.env)
     return {}; // the job reports the malformed variable itself
   }
   return { [MLM_JOB_ENV]: JSON.stringify({ specDir, ...options }) };
+}
+
+/**
+ * The launch plan of an engine whose trainer is a Node process (every engine's: the torch engine's trainer drives
+ * Python workers from Node): its bundle when ConvBERT Studio is installed, else `resolveTrainerEntry`'s choice, on
+ * the configured runtime (plain Node when the host is Electron), with the engine's `env`.
+ */
+export function nodeTrainerPlan(engine: string, files: TrainerEntryFiles, job: LaunchJob, env: Record<string, string>): IpcLaunchPlan {
+  const entry = job.installedAt
+    ? { entry: path.join(job.installedAt, 'dist', files.bundle), execArgv: [], why: `the installed trainer (${files.bundle})` }
+    : resolveTrainerEntry({ env: job.env ?? process.env, files });
+  const plan: Record<string, string> = { ...env };
+  if (!job.runtimePath && job.electronHost) plan.ELECTRON_RUN_AS_NODE = '1';
+  return { engine, transport: 'ipc', command: job.runtimePath, script: entry.entry, execArgv: entry.execArgv, args: [], env: plan, cwd: job.cwd, why: entry.why };
+}
+
+/**
+ * An engine's in-process evaluator (its evaluate.ts, or `bundled` beside the bundle), loaded by path only when used,
+ * so that the bundles importing the engine's declaration (the extension's) do not take its runtime in with it.
+ * `fromFile`: the declaring module's `__filename`.
+ */
+export function loadEvaluator(fromFile: string, bundled: string): { evaluateRun(request: EvaluateRequest): Promise<EvaluateResult> } {
+  const file = path.join(path.dirname(fromFile), fromFile.endsWith('.ts') ? 'evaluate.ts' : bundled);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(file) as { evaluateRun(request: EvaluateRequest): Promise<EvaluateResult> };
 }

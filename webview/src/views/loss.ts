@@ -11,7 +11,7 @@ import '@vscode-elements/elements/dist/vscode-radio/index.js';
 import '@vscode-elements/elements/dist/vscode-radio-group/index.js';
 import type { VscodeCheckbox } from '@vscode-elements/elements/dist/vscode-checkbox/vscode-checkbox.js';
 import type { VscodeRadio } from '@vscode-elements/elements/dist/vscode-radio/vscode-radio.js';
-import { axisColours, createChart, tooltipColours, type Chart } from '../charts';
+import { axisColours, createChart, isOneTwoFive, tooltipColours, type Chart } from '../charts';
 import type { AppContext, View } from '../context';
 import { h, replaceChildren, uid } from '../dom';
 import { composePng, csv, safeFileName } from '../export';
@@ -294,11 +294,7 @@ export class LossView implements View {
     const compute = view.xAxis !== 'step';
     const tick = (value: number | string): string => {
       const v = Number(value);
-      if (view.logX) {
-        // Label 1, 2 and 5 × 10ⁿ only: a log axis has many ticks.
-        const m = v / 10 ** Math.floor(Math.log10(v) + 1e-9);
-        if (![1, 2, 5].some((k) => Math.abs(m - k) < 1e-6)) return '';
-      }
+      if (view.logX && !isOneTwoFive(v)) return '';
       return view.xAxis === 'step' ? short(v) : view.xAxis === 'time' ? duration(v * 1000) : si(v, view.xAxis === 'flops' ? 'FLOP' : '');
     };
     const x = {

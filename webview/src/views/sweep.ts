@@ -6,7 +6,7 @@
  * and its live `metrics`/`eval` messages); the sweep (`sweeps` message) only names them.
  */
 import type { ChartDataset, TooltipItem } from 'chart.js';
-import { axisColours, createChart, tooltipColours, type Chart } from '../charts';
+import { axisColours, createChart, isOneTwoFive, tooltipColours, type Chart } from '../charts';
 import type { AppContext, View } from '../context';
 import { h, replaceChildren, uid } from '../dom';
 import { duration, short, si } from '../../../src/format';
@@ -118,11 +118,7 @@ export class SweepView implements View {
       title: { display: true, text: `${X_AXIS.flops.title} (log scale)`, ...axes.title },
       ticks: {
         ...axes.ticks,
-        callback: (value: number | string) => {
-          const v = Number(value);
-          const m = v / 10 ** Math.floor(Math.log10(v) + 1e-9);
-          return [1, 2, 5].some((k) => Math.abs(m - k) < 1e-6) ? si(v, 'FLOP') : '';
-        },
+        callback: (value: number | string) => (isOneTwoFive(Number(value)) ? si(Number(value), 'FLOP') : ''),
       },
       grid: axes.grid,
       border: axes.border,
