@@ -32,7 +32,7 @@ export {
 export { splitDocuments, validationCount, type DocumentSplit } from './split';
 export { buildEpochPlan, checkExampleConfig, maskRow, writeExample, type EpochPlan, type ExampleConfig, type ExampleRows, type Vocabulary } from './examples';
 export { allocateBatch, BatchIterator, type Batch, type BatchConfig, type BatchIteratorState } from './batches';
-export { prepareData, type DataTrainingSettings, type PrepareDataOptions, type PreparedData } from './pipeline';
+export { checkDataFitsModel, evaluationIterator, prepareData, type DataTrainingSettings, type PrepareDataOptions, type PreparedData } from './pipeline';
 export { checkCorpusPaths, nodeCorpusFs, type CorpusFs, type PathKind } from './corpus-check';
 export { MAX_UNK_SHARE, notTextMessage, sniffFile, sniffText, unkShare, type TextSniff } from './text-check';
 export {

@@ -110,3 +110,29 @@ export async function prepareData(opts: PrepareDataOptions): Promise<PreparedDat
     close: () => corpus.tokens.close(),
   };
 }
+
+/**
+ * Throws (one line) when prepared data cannot feed the model: a tokenizer with more pieces than the embedding has
+ * rows, or sequences longer than the model's positions. Every consumer of prepared data checks this one way: the
+ * masked-LM job, the torch engine's job and the shards writer.
+ */
+export function checkDataFitsModel(model: { vocabSize: number; maxPositions: number }, sequenceLength: number, tokenizerPieces: number): void {
+  const V = model.vocabSize;
+  if (tokenizerPieces > V) {
+    throw new Error(
+      `the tokenizer has ${tokenizerPieces} pieces but the model's vocabulary is ${V}: token ids would fall outside the embedding table. ` +
+        `Set model.vocabSize to at least ${tokenizerPieces}, or training.tokenizer.vocabSize to at most ${V}.`,
+    );
+  }
+  if (sequenceLength > model.maxPositions) throw new Error(`sequenceLength ${sequenceLength} exceeds model.maxPositions ${model.maxPositions}`);
+}
+
+/**
+ * The batches evaluation runs on: the validation split's from its start, or, with no validation split, a stand-in
+ * over the training documents on a random stream of its own (stream 2). The masked-LM job evaluates on it and the
+ * shards writer writes it, so both engines evaluate on the same rows.
+ */
+export function evaluationIterator(data: Pick<PreparedData, 'validation' | 'corpus' | 'split' | 'tokenizer' | 'train'>): { iterator: BatchIterator; fromTraining: boolean } {
+  if (data.validation) return { iterator: data.validation, fromTraining: false };
+  return { iterator: new BatchIterator(data.corpus, data.split.train, data.tokenizer, { ...data.train.config, stream: 2 }), fromTraining: true };
+}

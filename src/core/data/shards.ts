@@ -23,7 +23,7 @@ import { isRecord } from '../json';
 import { Rng } from '../rng';
 import type { Batch } from '../batch';
 import { BatchIterator, type BatchIteratorState } from './batches';
-import { prepareData, type PreparedData } from './pipeline';
+import { checkDataFitsModel, evaluationIterator, prepareData, type PreparedData } from './pipeline';
 import { tokenCacheKey, TOKEN_CACHE_VERSION } from './tokenized';
 
 export const SHARD_FORMAT = 'convbert-shards';
@@ -101,6 +101,20 @@ export interface ShardPlan {
 /** A broken or foreign `index.json` (or shard folder): one line, naming the file. */
 export class ShardIndexError extends Error {}
 
+/** The arrays of a shards folder and their dtypes (docs/torch-engine.md): ids in 16 bits while the vocabulary fits. */
+function arrayTypes(vocabSize: number, nsp: boolean): Partial<Record<ShardArrayName, ShardDtype>> {
+  const idType: ShardDtype = vocabSize <= 65536 ? 'uint16' : 'int32';
+  return {
+    input_ids: idType,
+    token_type_ids: 'uint8',
+    attention_mask: 'uint8',
+    masked_positions: 'int32',
+    masked_labels: idType,
+    masked_weights: 'uint8',
+    ...(nsp ? { nsp_labels: 'uint8' as const } : {}),
+  };
+}
+
 function positiveInt(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive whole number (got ${value})`);
   return value;
@@ -161,30 +175,16 @@ export function planShards(spec: ResolvedSpec, data: PreparedData, opts: ShardOp
       `the prepared data (sequence length ${cfg.sequenceLength}, ${cfg.maxPredictions} predictions, ${cfg.nsp ? 'with' : 'without'} NSP) does not match the spec (${t.sequenceLength}, ${t.maxPredictions}, ${nsp ? 'with' : 'without'} NSP)`,
     );
   }
-  const V = spec.model.vocabSize;
-  if (data.tokenizer.vocabSize > V) {
-    throw new Error(`the tokenizer has ${data.tokenizer.vocabSize} pieces but the model's vocabulary is ${V}: set model.vocabSize to at least ${data.tokenizer.vocabSize}, or training.tokenizer.vocabSize to at most ${V}`);
-  }
-  if (t.sequenceLength > spec.model.maxPositions) throw new Error(`sequenceLength ${t.sequenceLength} exceeds model.maxPositions ${spec.model.maxPositions}`);
+  checkDataFitsModel(spec.model, t.sequenceLength, data.tokenizer.vocabSize);
 
   const accumulation = Math.max(1, t.gradientAccumulation);
   const batchSize = t.batchSize;
   const sequencesPerStep = batchSize * accumulation * worldSize;
   const { steps } = totalTrainingSteps(t, trainingFlopsPerStep(spec, worldSize), opts.steps);
   const evalBatches = Math.max(1, t.evalBatches); // as the masked-LM job's evaluate
-  const fromTraining = data.validation === undefined;
-  // The validation stream, or the masked-LM job's stand-in when there is no validation split.
-  const validation = data.validation ?? new BatchIterator(data.corpus, data.split.train, data.tokenizer, { ...cfg, stream: 2 });
-  const idType: ShardDtype = data.tokenizer.vocabSize <= 65536 ? 'uint16' : 'int32';
-  const arrays: ShardIndex['arrays'] = {
-    input_ids: idType,
-    token_type_ids: 'uint8',
-    attention_mask: 'uint8',
-    masked_positions: 'int32',
-    masked_labels: idType,
-    masked_weights: 'uint8',
-    ...(nsp ? { nsp_labels: 'uint8' as const } : {}),
-  };
+  // The validation stream, or its stand-in when there is no validation split: what the masked-LM job evaluates on.
+  const { iterator: validation, fromTraining } = evaluationIterator(data);
+  const arrays = arrayTypes(data.tokenizer.vocabSize, nsp);
   const layout = {
     sequenceLength: t.sequenceLength,
     maxPredictions: t.maxPredictions,
@@ -275,16 +275,7 @@ export function parseShardIndex(value: unknown, file = 'index.json'): ShardIndex
   const vocabSize = checkInt(file, 'vocabSize', value.vocabSize, 1);
   if (!isRecord(value.arrays)) fail(file, 'arrays is missing');
   const arrays: ShardIndex['arrays'] = {};
-  const idType: ShardDtype = vocabSize <= 65536 ? 'uint16' : 'int32';
-  const want: Record<ShardArrayName, ShardDtype | undefined> = {
-    input_ids: idType,
-    token_type_ids: 'uint8',
-    attention_mask: 'uint8',
-    masked_positions: 'int32',
-    masked_labels: idType,
-    masked_weights: 'uint8',
-    nsp_labels: nsp ? 'uint8' : undefined,
-  };
+  const want: Partial<Record<ShardArrayName, ShardDtype>> = arrayTypes(vocabSize, nsp);
   for (const name of Object.keys(value.arrays)) if (!(SHARD_ARRAYS as readonly string[]).includes(name)) fail(file, `unknown array "${name}"`);
   for (const name of SHARD_ARRAYS) {
     const got = value.arrays[name];

@@ -19,7 +19,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { computeCost } from '../cost';
 import { trainingFlopsPerStep } from '../cost/budget';
-import { BatchIterator, prepareData, type Batch, type BatchIteratorState, type PreparedData } from '../data';
+import { BatchIterator, checkDataFitsModel, evaluationIterator, prepareData, type Batch, type BatchIteratorState, type PreparedData } from '../data';
 import { buildModel, type Model } from '../model';
 import type { ResolvedSpec } from '../spec/resolve';
 import { packOptimizerState, unpackOptimizerState, type EvalMetrics, type JobContext, type JobFactory, type JobInfo, type JobState, type StepInput, type StepMetrics, type TrainingJob } from './job';
@@ -114,14 +114,8 @@ export function createMlmJob(ctx: JobContext, options: MlmJobOptions = {}): Trai
       const pairs = (data.train as { config?: { nsp?: boolean } }).config?.nsp;
       if (spec.model.heads.nsp && pairs === false) ctx.warn('the model has an NSP head but the data has no sentence pairs: the NSP head is not trained', 'prepare the data with nsp: true');
       const V = spec.model.vocabSize;
-      if (data.tokenizer.vocabSize > V) {
-        throw new Error(
-          `the tokenizer has ${data.tokenizer.vocabSize} pieces but the model's vocabulary is ${V}: token ids would fall outside the embedding table. ` +
-            `Set model.vocabSize to at least ${data.tokenizer.vocabSize}, or training.tokenizer.vocabSize to at most ${V}.`,
-        );
-      }
+      checkDataFitsModel(spec.model, t.sequenceLength, data.tokenizer.vocabSize);
       if (data.tokenizer.vocabSize < V) ctx.log('info', `the tokenizer has ${data.tokenizer.vocabSize} pieces; ${V - data.tokenizer.vocabSize} rows of the ${V}-row embedding are never used`);
-      if (t.sequenceLength > spec.model.maxPositions) throw new Error(`sequenceLength ${t.sequenceLength} exceeds model.maxPositions ${spec.model.maxPositions}`);
       if (t.precision !== 'fp32' || t.compile) {
         ctx.warn(`the TF.js engine trains in fp32 without compilation: ${t.precision !== 'fp32' ? `precision ${t.precision}` : 'compile'} applies to the torch engine only`, 'set training.engine to "torch" (Python with PyTorch), or leave precision at fp32');
       }
@@ -136,10 +130,9 @@ export function createMlmJob(ctx: JobContext, options: MlmJobOptions = {}): Trai
       const params = model.parameterCount();
       if (params !== cost.totals.params) ctx.warn(`the model has ${params} parameters, the cost model says ${cost.totals.params}`, 'report this: the model and the cost model disagree');
 
-      if (data.validation) {
-        evalIterator = data.validation;
-      } else {
-        evalIterator = new BatchIterator(data.corpus, data.split.train, data.tokenizer, { ...data.train.config, stream: 2 });
+      const evaluation = evaluationIterator(data);
+      evalIterator = evaluation.iterator;
+      if (evaluation.fromTraining) {
         ctx.warn('there is no validation split: evaluation uses training documents', 'raise training.validationFraction, or give a corpus with more documents');
       }
       if (options.probes !== false) sample = probeSample(data.tokenizer, options.probeText ?? DEFAULT_PROBE_TEXT, t.sequenceLength);

@@ -15,7 +15,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { computeCost } from '../../core/cost';
 import { trainingFlopsPerStep } from '../../core/cost/budget';
-import { prepareData, type PreparedData } from '../../core/data';
+import { checkDataFitsModel, prepareData, type PreparedData } from '../../core/data';
 import { readTrainStates, shardKey, writeShards, type ShardIndex } from '../../core/data/shards';
 import { isRecord, type Json } from '../../core/json';
 import { modulePrefixes } from '../../core/model/params';
@@ -107,11 +107,7 @@ export function createTorchJob(ctx: JobContext, options: TorchJobOptions): Train
         onProgress: (message) => ctx.log('info', message),
         onWarning: (message, hint) => ctx.warn(message, hint),
       });
-      const V = spec.model.vocabSize;
-      if (data.tokenizer.vocabSize > V) {
-        throw new Error(`the tokenizer has ${data.tokenizer.vocabSize} pieces but the model's vocabulary is ${V}: set model.vocabSize to at least ${data.tokenizer.vocabSize}, or training.tokenizer.vocabSize to at most ${V}.`);
-      }
-      if (t.sequenceLength > spec.model.maxPositions) throw new Error(`sequenceLength ${t.sequenceLength} exceeds model.maxPositions ${spec.model.maxPositions}`);
+      checkDataFitsModel(spec.model, t.sequenceLength, data.tokenizer.vocabSize);
       const cost = computeCost(spec, { sequenceLength: t.sequenceLength, batchSize: t.batchSize, maskedPerSequence: t.maxPredictions });
       params = cost.totals.params;
       flopsPerStep = trainingFlopsPerStep(spec, world);
