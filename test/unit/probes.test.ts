@@ -38,9 +38,9 @@ after(() => {
 describe('probes', () => {
   let model: Model;
   let probe: ModelProbe;
-  before(() => {
+  before(async () => {
     model = tinyModel({ layer: { modules: [{ type: 'conv', kernelSize: 3, channelsPerGroup: 8 }, { type: 'gffn' }, { type: 'attention' }, { type: 'gffn' }] } });
-    probe = computeProbes(model, sample, 5);
+    probe = await computeProbes(model, sample, 5);
   });
   after(() => model.dispose());
 
@@ -106,10 +106,10 @@ describe('probes', () => {
     assert.ok(summary['attentionMeanDistance/layer01/attention']! > 0);
   });
 
-  it('causal conv looks only backwards; several attention modules per layer get numbered names', () => {
+  it('causal conv looks only backwards; several attention modules per layer get numbered names', async () => {
     const m = tinyModel({ numLayers: 1, layer: { modules: [{ type: 'conv', kernelSize: 4, channelsPerGroup: 4, padding: 'causal' }, { type: 'attention' }, { type: 'attention', heads: 4 }] } });
     try {
-      const p = computeProbes(m, { ids: sample.ids.slice(0, REAL), tokens: sample.tokens.slice(0, REAL) }, 0);
+      const p = await computeProbes(m, { ids: sample.ids.slice(0, REAL), tokens: sample.tokens.slice(0, REAL) }, 0);
       assert.equal(p.length, REAL);
       assert.deepEqual(p.conv[0]!.offsets, [-3, -2, -1, 0]);
       for (let t = 0; t < REAL; t++) for (let s = t + 1; s < REAL; s++) assert.equal(p.conv[0]!.map[t * REAL + s], 0);

@@ -18,10 +18,15 @@ export interface BackendTraits {
   batchedMatMul: 'fast' | 'slow';
   /** The Exp kernel: 'slow' (a scalar loop) makes ops compute e^z for z ≤ 0 from two sigmoids instead. */
   exp: 'fast' | 'slow';
+  /**
+   * `dataSync` works (false: the backend reads the device only asynchronously, e.g. webgpu in Node, where
+   * `dataSync` throws). Training then keeps every decision on the device and reads once per step with `await data()`.
+   */
+  syncReads: boolean;
 }
 
 /** Stock TF.js ops everywhere: what a backend that declared nothing gets. */
-export const DEFAULT_TRAITS: Readonly<BackendTraits> = Object.freeze({ fusedKernels: false, explicitTransposes: false, batchedMatMul: 'fast', exp: 'fast' });
+export const DEFAULT_TRAITS: Readonly<BackendTraits> = Object.freeze({ fusedKernels: false, explicitTransposes: false, batchedMatMul: 'fast', exp: 'fast', syncReads: true });
 
 interface Declared {
   traits: BackendTraits;

@@ -63,7 +63,7 @@ export interface StepMetrics {
   loss: number;
   mlmLoss?: number;
   nspLoss?: number;
-  /** Global gradient norm before clipping (from `Optimizer.applyGradients`). */
+  /** Global gradient norm before clipping (from the optimizer: `applyGradients`, or `applyGradientsDeferred` then `settle`). */
   gradNorm: number;
   /** Tokens this step consumed. */
   tokens: number;

@@ -10,8 +10,10 @@
  * - one `step` is `gradientAccumulation` micro-batches of `batchSize` sequences: the gradients are averaged over
  *   them, then the optimizer clips the global norm and updates. Dropout seeds are drawn from the loop's
  *   checkpointed generator, batches from the data iterator whose state is checkpointed too, so a resumed run
- *   replays the uninterrupted one exactly. Reads per step: the gradient norm (inside the optimizer) and one
- *   3-float read of the losses;
+ *   replays the uninterrupted one exactly. Reads per step: one `await data()` of 4 floats (loss, MLM, NSP and the
+ *   gradient norm), which settles the optimizer's deferred update; on backends with `syncReads` the optimizer also
+ *   reads the norm itself (one `dataSync`, to decide clipping on the host). No synchronous read anywhere on a
+ *   backend without `syncReads` (webgpu in Node): not in the step, `saveState` or `evaluate`;
  * - `evaluate` runs `evalBatches` batches of the validation iterator, from its start every time (MLM loss and
  *   accuracy over the real masked tokens, NSP loss and accuracy), and writes the probes of a fixed sample
  *   sentence (`probes.ts`) as `probes/step-<step>.probe`.
@@ -26,7 +28,7 @@ import { packOptimizerState, unpackOptimizerState, type EvalMetrics, type JobCon
 import { Optimizer, optimizerConfigFromSpec } from './optimizer';
 import { computeProbes, probeHeader, probeSummary, type ProbeSample } from './probes';
 import { opSeed } from '../rng';
-import { checkHostTensor, fromHostTensor, toHostTensor, type HostTensorMap } from './tensors';
+import { checkHostTensor, fromHostTensor, toHostTensorAsync, type HostTensorMap } from './tensors';
 import { isRecord, type Json } from '../json';
 
 export const DEFAULT_PROBE_TEXT = 'The people of this nation have always believed that the future will be better than the past.';
@@ -173,12 +175,19 @@ export function createMlmJob(ctx: JobContext, options: MlmJobOptions = {}): Trai
           g.dispose();
         }
       }
-      const { gradNorm, applied } = opt.applyGradients(grads, learningRate);
+      const update = opt.applyGradientsDeferred(grads, learningRate);
       tf.dispose([...grads.values()]);
-      const mean = tf.tidy(() => tf.mean(tf.stack(parts), 0));
-      tf.dispose(parts);
-      const [loss, mlmLoss, nspLoss] = Array.from(await mean.data()) as [number, number, number];
-      mean.dispose();
+      // [loss, mlm, nsp, gradient norm]: the step's one read.
+      const metrics = tf.tidy(() => tf.concat([tf.mean(tf.stack(parts), 0), tf.reshape(update.gradNorm, [1])]));
+      tf.dispose([...parts, update.gradNorm]);
+      let values: Float32Array;
+      try {
+        values = (await metrics.data()) as Float32Array;
+      } finally {
+        metrics.dispose();
+      }
+      const [loss, mlmLoss, nspLoss] = [values[0]!, values[1]!, values[2]!];
+      const { gradNorm, applied } = update.settle(values[3]!);
       if (!Number.isFinite(loss) || !applied) {
         ctx.log(
           'error',
@@ -234,7 +243,7 @@ export function createMlmJob(ctx: JobContext, options: MlmJobOptions = {}): Trai
         ...(sequences! > 0 ? { nspAccuracy: nspRight! / sequences! } : {}),
       };
       if (sample) {
-        const probe = computeProbes(m, sample, step);
+        const probe = await computeProbes(m, sample, step);
         // Stored through the context (the run format's probe files); without it the probe is only summarised.
         const rel = ctx.saveProbe ? await ctx.saveProbe(probe) : undefined;
         const file: Record<string, string> = rel !== undefined ? { file: rel } : {};
@@ -243,12 +252,16 @@ export function createMlmJob(ctx: JobContext, options: MlmJobOptions = {}): Trai
       return result;
     },
 
-    saveState(): JobState {
+    async saveState(): Promise<JobState> {
       const { model: m, optimizer: opt, data: d } = live();
+      // Everything captured before the first await: the reads see this moment's state.
+      const train = d.train.state();
+      const variables = [...m.variables];
+      const [weights, optimizerState] = await Promise.all([Promise.all(variables.map(([, v]) => toHostTensorAsync(v))), opt.exportStateAsync()]);
       const tensors: HostTensorMap = {};
-      for (const [name, v] of m.variables) tensors[`weights/${name}`] = toHostTensor(v);
-      const optimizerJson = packOptimizerState(opt.exportState(), tensors);
-      return { tensors, optimizer: optimizerJson, data: { train: d.train.state() } as unknown as Json };
+      variables.forEach(([name], i) => (tensors[`weights/${name}`] = weights[i]!));
+      const optimizerJson = packOptimizerState(optimizerState, tensors);
+      return { tensors, optimizer: optimizerJson, data: { train } as unknown as Json };
     },
 
     loadState(state: JobState) {

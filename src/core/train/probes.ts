@@ -91,8 +91,11 @@ export function convMixing(kernel: Float32Array, kernelShape: readonly number[],
   return { offsets, offsetWeights, map, meanDistance: meanDistance(map, 0, T, realLength) };
 }
 
-/** Runs the model (inference, no dropout) on the sample and collects the probes. */
-export function computeProbes(model: Model, sample: ProbeSample, step: number): ModelProbe {
+/**
+ * Runs the model (inference, no dropout) on the sample and collects the probes. Reads with `await data()` (every
+ * backend, webgpu in Node included), all reads started at once.
+ */
+export async function computeProbes(model: Model, sample: ProbeSample, step: number): Promise<ModelProbe> {
   const T = sample.ids.length;
   const n = sample.realLength ?? T;
   if (sample.tokens.length !== T) throw new Error(`probe sample: ${sample.tokens.length} tokens for ${T} ids`);
@@ -109,23 +112,30 @@ export function computeProbes(model: Model, sample: ProbeSample, step: number): 
     );
     return (out.probes?.attention ?? []).map((a) => ({ layer: a.layer, module: a.module, probs: a.probs }));
   });
-  const attention: AttentionMapProbe[] = maps.map((a) => {
+  const convModules = model.spec.layers.flatMap((layer) => {
+    const prefixes = modulePrefixes(layer, model.spec.numLayers);
+    return layer.modules.flatMap((m, i) => (m.type === 'conv' ? [{ layer: layer.index, prefix: prefixes[i]!, m }] : []));
+  });
+  let probsRead: Float32Array[];
+  let kernelsRead: Float32Array[];
+  try {
+    [probsRead, kernelsRead] = await Promise.all([
+      Promise.all(maps.map(async (a) => Float32Array.from(await a.probs.data()))),
+      Promise.all(convModules.map(async (c) => Float32Array.from(await model.variables.get(`${c.prefix}/grouped/kernel`)!.data()))),
+    ]);
+  } finally {
+    for (const a of maps) a.probs.dispose();
+  }
+  const attention: AttentionMapProbe[] = maps.map((a, i) => {
     const heads = a.probs.shape[1];
-    const probs = Float32Array.from(a.probs.dataSync());
-    a.probs.dispose();
+    const probs = probsRead[i]!;
     return { layer: a.layer, module: a.module, heads, probs, meanDistance: Array.from({ length: heads }, (_, h) => meanDistance(probs, h * T * T, T, n)) };
   });
-
-  const conv: ConvMapProbe[] = [];
-  for (const layer of model.spec.layers) {
-    const prefixes = modulePrefixes(layer, model.spec.numLayers);
-    layer.modules.forEach((m, i) => {
-      if (m.type !== 'conv') return;
-      const kernel = model.variables.get(`${prefixes[i]}/grouped/kernel`)!;
-      const mixing = convMixing(kernel.dataSync() as Float32Array, kernel.shape, m, T, n);
-      conv.push({ layer: layer.index, module: prefixes[i]!.slice(prefixes[i]!.indexOf('/') + 1), kernelSize: m.kernelSize, padding: m.padding, ...mixing });
-    });
-  }
+  const conv: ConvMapProbe[] = convModules.map(({ layer, prefix, m }, i) => {
+    const kernel = model.variables.get(`${prefix}/grouped/kernel`)!;
+    const mixing = convMixing(kernelsRead[i]!, kernel.shape, m, T, n);
+    return { layer, module: prefix.slice(prefix.indexOf('/') + 1), kernelSize: m.kernelSize, padding: m.padding, ...mixing };
+  });
   return { step, tokens: [...sample.tokens], length: T, realLength: n, attention, conv };
 }
 

@@ -21,13 +21,29 @@ export function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** Copies a tensor's values to the host (one `dataSync`). */
-export function toHostTensor(t: tf.Tensor): HostTensor {
+function storableDType(t: tf.Tensor): HostDType {
   const dtype = t.dtype;
   if (dtype !== 'float32' && dtype !== 'int32' && dtype !== 'bool') throw new Error(`cannot store a ${dtype} tensor (float32, int32 and bool only)`);
-  const values = t.dataSync();
+  return dtype;
+}
+
+/** A copy of the values read (the backend's array may be its own storage), in the array type of `dtype`. */
+function hostTensorOf(dtype: HostDType, shape: readonly number[], values: tf.TypedArray): HostTensor {
   const data = dtype === 'float32' ? Float32Array.from(values as Float32Array) : dtype === 'int32' ? Int32Array.from(values as Int32Array) : Uint8Array.from(values as Uint8Array);
-  return { dtype, shape: [...t.shape], data };
+  return { dtype, shape: [...shape], data };
+}
+
+/** Copies a tensor's values to the host (one `dataSync`: backends with `syncReads` only, see core/ops/traits.ts). */
+export function toHostTensor(t: tf.Tensor): HostTensor {
+  const dtype = storableDType(t);
+  return hostTensorOf(dtype, t.shape, t.dataSync());
+}
+
+/** `toHostTensor` with one `await data()`: works on every backend, webgpu in Node included. */
+export async function toHostTensorAsync(t: tf.Tensor): Promise<HostTensor> {
+  const dtype = storableDType(t);
+  const shape = [...t.shape];
+  return hostTensorOf(dtype, shape, await t.data());
 }
 
 export function fromHostTensor(h: HostTensor): tf.Tensor {

@@ -13,7 +13,7 @@ import type { Json } from '../json';
 import { packOptimizerState, unpackOptimizerState, type JobContext, type JobFactory, type JobState, type TrainingJob } from './job';
 import { Optimizer, optimizerConfigFromSpec } from './optimizer';
 import { Rng, opSeed, parseRngState, uniformArray } from '../rng';
-import { fromHostTensor, toHostTensor } from './tensors';
+import { fromHostTensor, toHostTensorAsync } from './tensors';
 
 export interface ToyJobOptions {
   inputs?: number;
@@ -123,30 +123,35 @@ export function createToyJob(ctx: JobContext, options: ToyJobOptions = {}): Trai
       }, Object.values(variables));
       // TF.js keys gradients by its own variable names; the optimizer knows the weights by ours.
       const grads = Object.fromEntries(Object.entries(variables).map(([name, v]) => [name, byEngineName[v.name]!]));
-      const { gradNorm } = optimizer!.applyGradients(grads, learningRate);
-      const loss = (await value.data())[0]!;
-      tf.dispose([x, y, value, byEngineName]);
+      const update = optimizer!.applyGradientsDeferred(grads, learningRate);
+      // One read, [loss, gradient norm], on any backend (no synchronous read: see core/ops/traits.ts `syncReads`).
+      const read = tf.tidy(() => tf.stack([value, update.gradNorm]));
+      tf.dispose([x, y, value, byEngineName, update.gradNorm]);
+      const values = await read.data();
+      read.dispose();
+      const loss = values[0]!;
+      const { gradNorm } = update.settle(values[1]!);
       if (options.stepDelayMs) await new Promise((r) => setTimeout(r, options.stepDelayMs));
       return { loss, mlmLoss: loss, gradNorm, tokens: batch, flops: 3 * 2 * batch * inputs * outputs };
     },
 
     async evaluate() {
-      const { loss, accuracy, norm } = tf.tidy(() => {
+      const row = tf.tidy(() => {
         const p = predict(validation!.x);
-        return {
-          loss: tf.losses.meanSquaredError(validation!.y, p).dataSync()[0]!,
-          accuracy: tf.mean(tf.cast(tf.less(tf.abs(tf.sub(p, validation!.y)), 0.5), 'float32')).dataSync()[0]!,
-          norm: tf.norm(variables[KERNEL]!).dataSync()[0]!,
-        };
+        return tf.stack([tf.losses.meanSquaredError(validation!.y, p), tf.mean(tf.cast(tf.less(tf.abs(tf.sub(p, validation!.y)), 0.5), 'float32')), tf.norm(variables[KERNEL]!)]);
       });
-      const kernel = Array.from(variables[KERNEL]!.dataSync());
+      const [values, kernelValues] = await Promise.all([row.data(), variables[KERNEL]!.data()]);
+      row.dispose();
+      const [loss, accuracy, norm] = [values[0]!, values[1]!, values[2]!];
+      const kernel = Array.from(kernelValues);
       return { loss, mlmAccuracy: accuracy, probes: { summary: { kernelNorm: norm }, data: { kernel } } };
     },
 
     async saveState(): Promise<JobState> {
       if (options.saveDelayMs) await new Promise((r) => setTimeout(r, options.saveDelayMs));
-      const tensors = { [`weights/${KERNEL}`]: toHostTensor(variables[KERNEL]!), [`weights/${BIAS}`]: toHostTensor(variables[BIAS]!) };
-      const opt = packOptimizerState(optimizer!.exportState(), tensors);
+      const [kernel, bias, state] = await Promise.all([toHostTensorAsync(variables[KERNEL]!), toHostTensorAsync(variables[BIAS]!), optimizer!.exportStateAsync()]);
+      const tensors = { [`weights/${KERNEL}`]: kernel, [`weights/${BIAS}`]: bias };
+      const opt = packOptimizerState(state, tensors);
       return { tensors, optimizer: opt, data: data.state() as Json };
     },
 

@@ -7,5 +7,5 @@ export const cpu = {
   summary: 'Plain JavaScript: slow, always works.',
   tfBackendName: 'cpu',
   memory: { limit: 'machine', why: "plain JavaScript typed arrays can use the machine's memory" },
-  traits: { fusedKernels: false, explicitTransposes: false, batchedMatMul: 'fast', exp: 'fast' },
+  traits: { fusedKernels: false, explicitTransposes: false, batchedMatMul: 'fast', exp: 'fast', syncReads: true },
 } as const satisfies BackendDeclaration;

@@ -7,6 +7,6 @@ export const tfjsNodeGpu = {
   summary: 'CUDA (needs @tensorflow/tfjs-node-gpu and convbert.trainer.nodePath).',
   tfBackendName: 'tensorflow',
   memory: { limit: 'unknown', why: "tensors live in the GPU's memory, which is not known here" },
-  traits: { fusedKernels: false, explicitTransposes: false, batchedMatMul: 'fast', exp: 'fast' },
+  traits: { fusedKernels: false, explicitTransposes: false, batchedMatMul: 'fast', exp: 'fast', syncReads: true },
   requires: { package: '@tensorflow/tfjs-node-gpu', hint: 'to train on an NVIDIA GPU' },
 } as const satisfies BackendDeclaration;

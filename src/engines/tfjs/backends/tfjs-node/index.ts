@@ -7,6 +7,6 @@ export const tfjsNode = {
   summary: 'Native TensorFlow on the CPU (needs @tensorflow/tfjs-node).',
   tfBackendName: 'tensorflow',
   memory: { limit: 'machine', why: "native TensorFlow can use the machine's memory" },
-  traits: { fusedKernels: false, explicitTransposes: false, batchedMatMul: 'fast', exp: 'fast' },
+  traits: { fusedKernels: false, explicitTransposes: false, batchedMatMul: 'fast', exp: 'fast', syncReads: true },
   requires: { package: '@tensorflow/tfjs-node', hint: 'for native TensorFlow on the CPU' },
 } as const satisfies BackendDeclaration;

@@ -16,5 +16,5 @@ export const wasm = {
   tfBackendName: 'wasm',
   memory: { limit: WASM_ADDRESS_SPACE_BYTES - WASM_TFJS_RESERVE_BYTES, why: 'WebAssembly addresses at most 4 GiB, about 256 MiB of which TF.js needs itself' },
   // XNNPACK runs only plain 2-D A·B fast: transposed and batched matMuls drop to scalar loops, and so does Exp.
-  traits: { fusedKernels: true, explicitTransposes: true, batchedMatMul: 'slow', exp: 'slow' },
+  traits: { fusedKernels: true, explicitTransposes: true, batchedMatMul: 'slow', exp: 'slow', syncReads: true },
 } as const satisfies BackendDeclaration;
