@@ -3,11 +3,11 @@
 #   (a) the in-host mocha suite (test/e2e/suite) inside code-server's extension host, loaded through the URL payload;
 #   (b) the Playwright UI test (test/e2e/drivers/ui.ts) in headless Debian chromium, with screenshots in
 #       test-results/e2e/;
-#   (c) the packaged extension (test/e2e/vsix.ts): `npm run package` builds convbert-studio.vsix, code-server's
-#       --install-extension installs it into a fresh extensions folder in a temporary directory outside the
-#       repository, and a second code-server, without the smoke-test driver or any development payload, runs it:
-#       it activates, trains 2 steps with the runtime shipped in the .vsix, and opens its dashboard. (This rebuilds
-#       dist/ minified, so it runs last.)
+#   (c) the packaged extension (test/e2e/vsix.ts): `npm run package` builds one .vsix per platform, code-server's
+#       --install-extension installs this machine's (convbert-studio-<target>.vsix) into a fresh extensions folder
+#       in a temporary directory outside the repository, and a second code-server, without the smoke-test driver or
+#       any development payload, runs it: it activates, trains 2 steps with the runtime shipped in the .vsix, and
+#       opens its dashboard. (This rebuilds dist/ minified, so it runs last.)
 # Installs into .e2e/ (git-ignored, reused by later runs; ~2 min cold), builds the extension, and ends with the
 # plain line "e2e: N passed, M failed".
 #
@@ -118,7 +118,7 @@ if [[ ",$PARTS," == *",vsix,"* ]]; then
     VENV=(env -u NODE_PATH HOME="$VRUN/home" XDG_CONFIG_HOME="$VRUN/xdg-config" XDG_DATA_HOME="$VRUN/xdg-data" XDG_CACHE_HOME="$VRUN/xdg-cache")
     CS_ENTRY="$E2E/cs/node_modules/code-server/out/node/entry.js"
     "${VENV[@]}" "$E2E/node/bin/node" "$CS_ENTRY" --user-data-dir "$VRUN/ud" --extensions-dir "$VRUN/exts" \
-      --install-extension "$ROOT/convbert-studio.vsix" >"$VRUN/install.log" 2>&1 || { cat "$VRUN/install.log"; exit 1; }
+      --install-extension "$ROOT/convbert-studio-$(node scripts/package-runtime.mjs --host-target).vsix" >"$VRUN/install.log" 2>&1 || { cat "$VRUN/install.log"; exit 1; }
     stamp "installed: $(grep -o 'Extension .* was successfully installed.*' "$VRUN/install.log" | head -1)"
     VPORT=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
     # No --vscode-option enable-smoke-test-driver: a plain server, which ignores development payloads.

@@ -1,9 +1,11 @@
 /**
- * The packaged extension, installed: run.sh builds `convbert-studio.vsix` with `npm run package`, installs it with
+ * The packaged extension, installed: run.sh builds the .vsix files with `npm run package`, installs this machine's
+ * (`convbert-studio-<target>.vsix`) with
  * code-server's `--install-extension` into a fresh extensions folder under a temporary directory outside the
  * repository, and starts a second code-server without the smoke-test driver. This drives that workbench with no
  * development payload, so only the installed copy of the extension can run, and nothing above it has a
- * node_modules: the trainer must find TF.js, the wasm binaries and the corpus in the .vsix's dist/node_modules.
+ * node_modules: the trainer must find TF.js, the wasm binaries and the corpus in the .vsix's dist/node_modules, which
+ * holds this platform's dawn.node (webgpu) and no other.
  *
  * Checks: the installed extension activates (CodeLens on a spec), a 2-step training from the command palette
  * completes on the wasm backend (read back from the run directory), the Runs view lists it, and Show Costs opens
@@ -75,10 +77,15 @@ async function main(): Promise<number> {
     const torchFiles = ['dist/cli.js', 'dist/torch-trainer.js', 'python/convbert_torch/worker.py', 'python/convbert_torch/model.py', 'python/convbert_torch/launch.py'].map((f) => path.join(dir, f));
     for (const f of [trainer, path.join(dir, 'dist', 'node_modules', '@tensorflow', 'tfjs', 'package.json'), ...torchFiles]) if (!existsSync(f)) throw new Error(`missing ${f}`);
     for (const f of ['dist/trainer.js.map', 'dist/cli.js.map', 'src', 'node_modules', 'python/tests']) if (existsSync(path.join(dir, f))) throw new Error(`${f} should not be installed`);
+    // webgpu's index.js loads dist/<platform>-<arch>/dawn.node (macOS: darwin-universal): only this platform's ships.
+    const webgpuDist = path.join(dir, 'dist', 'node_modules', 'webgpu', 'dist');
+    const platformDir = `${process.platform}-${process.platform === 'darwin' ? 'universal' : process.arch}`;
+    const platforms = existsSync(webgpuDist) ? readdirSync(webgpuDist) : [];
+    if (platforms.join() !== platformDir || !existsSync(path.join(webgpuDist, platformDir, 'dawn.node'))) throw new Error(`webgpu/dist holds [${platforms.join(', ')}], expected only ${platformDir}/dawn.node`);
     const others = otherModuleFolders(trainer);
     if (others.length) throw new Error(`the trainer could reach ${others.join(', ')}`);
     if (existsSync(path.join(WS, 'node_modules'))) throw new Error('the workspace has a node_modules');
-    return `${installed}, ${readdirSync(path.join(dir, 'dist', 'node_modules'), { recursive: true }).length} entries in its dist/node_modules`;
+    return `${installed}, ${readdirSync(path.join(dir, 'dist', 'node_modules'), { recursive: true }).length} entries in its dist/node_modules, webgpu/dist/${platformDir} only`;
   });
 
   const { context, page, url } = await launch({ base: BASE, workspace: WS, profileRoot: PROFILE_ROOT, viewport: { width: 1600, height: 1000 } });
