@@ -5,7 +5,15 @@
  * torch engine's model and optimizer). Not a test: it prints figures.
  *
  *   npm run bench:train [-- --steps N] [--warmup N] [--micro B] [--accumulation N] [--cpu] [--no-torch]
- *                        [--only bert|groupbert] [--backends wasm,wasm-1,wasm-stock,tfjs-node,tfjs-node-gpu,cpu]
+ *                        [--only bert|groupbert] [--backends wasm,wasm-1,wasm-stock,webgpu,tfjs-node,tfjs-node-gpu,cpu]
+ *                        [--quick]
+ *
+ * `--quick`: 1 warm-up + 2 timed steps, wasm (all threads) and webgpu only, no PyTorch: about a minute.
+ *
+ * webgpu runs on the adapter Dawn offers (a GPU; where there is none, the software one, asked for by name): the row
+ * names it. On a software adapter (lavapipe: ~1.5 GFLOP/s here) a step is `SOFTWARE_MICRO` sequences (one micro-batch),
+ * with at most 1 warm-up + 2 timed steps, and the row says so; tokens/s and FLOP/s are per its own step. Where Dawn
+ * finds no adapter at all the row is skipped with the reason.
  *
  * Each (model, backend) runs in its own child process (the wasm build and its thread count are per process, and
  * peak RSS is per process). A child builds the real masked-LM job (src/core/train/mlm-job.ts) on random token
@@ -24,7 +32,6 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { computeCost } from '../src/core/cost';
 import type { ResolvedSpec } from '../src/core/spec/resolve';
-import type { MlmJobOptions } from '../src/core/train/mlm-job';
 import type { SpecFile } from '../src/core/spec/schema';
 import { validateSpecText } from '../src/core/validate/validate';
 
@@ -50,7 +57,7 @@ const PRESET: Record<Arch, 'bert-mini' | 'groupbert-mini'> = { bert: 'bert-mini'
 interface BackendConfig {
   /** How the table names it. */
   id: string;
-  preference: 'wasm' | 'cpu' | 'tfjs-node' | 'tfjs-node-gpu';
+  preference: 'wasm' | 'cpu' | 'tfjs-node' | 'tfjs-node-gpu' | 'webgpu';
   threads?: number;
   /** wasm: run without our SIMD kernels (the stock and JS-patched kernels only), for a before/after in one run. */
   stockKernels?: boolean;
@@ -58,6 +65,7 @@ interface BackendConfig {
 
 const ALL_BACKENDS: BackendConfig[] = [
   { id: 'tfjs-node-gpu', preference: 'tfjs-node-gpu' },
+  { id: 'webgpu', preference: 'webgpu' },
   { id: 'tfjs-node', preference: 'tfjs-node' },
   { id: 'wasm', preference: 'wasm', threads: Math.max(1, Math.min(8, os.availableParallelism())) },
   { id: 'wasm-1', preference: 'wasm', threads: 1 },
@@ -71,6 +79,8 @@ const PYTHON_DIR = path.join(__dirname, '..', 'python');
 const PYTHON = '/usr/bin/python3';
 const OPENBLAS_DIR = '/usr/lib/x86_64-linux-gnu/openblas-pthread';
 const TSX = require.resolve('tsx');
+/** Sequences per step (one micro-batch) on a software WebGPU adapter, where a Mini step of 16 takes 30–60 s. */
+const SOFTWARE_MICRO = 2;
 
 function parseArgs(argv: string[]): Settings {
   const s: Settings = { steps: 4, warmup: 1, micro: 8, accumulation: 2, cpu: false, torch: true, backends: ALL_BACKENDS.filter((b) => b.id !== 'cpu' && b.id !== 'wasm-stock') };
@@ -92,7 +102,12 @@ function parseArgs(argv: string[]): Settings {
     else if (a === '--accumulation') s.accumulation = Math.max(1, int());
     else if (a === '--cpu') s.cpu = true;
     else if (a === '--no-torch') s.torch = false;
-    else if (a === '--only') {
+    else if (a === '--quick') {
+      s.steps = 2;
+      s.warmup = 1;
+      s.torch = false;
+      s.backends = ALL_BACKENDS.filter((b) => b.id === 'wasm' || b.id === 'webgpu');
+    } else if (a === '--only') {
       const v = value();
       if (v !== 'bert' && v !== 'groupbert') throw new Error('--only takes bert or groupbert');
       s.only = v;
@@ -160,6 +175,7 @@ interface WorkerResult {
   params?: number;
   tokensPerStep?: number;
   flopsPerStep?: number;
+  matmulFlopsPerStep?: number;
   stepMs?: number[];
   medianStepMs?: number;
   bestStepMs?: number;
@@ -169,12 +185,7 @@ interface WorkerResult {
 }
 
 async function worker(req: WorkerRequest): Promise<WorkerResult> {
-  const [{ loadBackend, describeBackend, setSimdKernelsEnabled }, { createMlmJob }, { allocateBatch }, { Rng }] = await Promise.all([
-    import('../src/engines/tfjs/backends'),
-    import('../src/core/train/mlm-job'),
-    import('../src/core/data'),
-    import('../src/core/rng'),
-  ]);
+  const { loadBackend, describeBackend, setSimdKernelsEnabled } = await import('../src/engines/tfjs/backends');
   const t0 = performance.now();
   let report;
   try {
@@ -187,54 +198,40 @@ async function worker(req: WorkerRequest): Promise<WorkerResult> {
     return { arch: req.arch, backend: req.backend.id, skipped: `asked for ${req.backend.threads} wasm threads, got ${report.threads ?? 1}${why ? ` (${why})` : ''}` };
   }
   if (req.backend.stockKernels) setSimdKernelsEnabled(false);
-  const spec = benchSpec(req.arch, req);
-  const t = spec.training;
-  const nsp = spec.model.heads.nsp;
-  const rng = Rng.fromSeed(7, 99);
-  // Random batches: ids outside the 5 special ids, maxPredictions distinct masked positions per sequence (not [CLS]).
-  const next = () => {
-    const b = allocateBatch(t.batchSize, t.sequenceLength, t.maxPredictions, nsp);
-    for (let i = 0; i < b.inputIds.length; i++) b.inputIds[i] = 5 + rng.int(VOCAB - 5);
-    b.attentionMask.fill(1);
-    for (let s = 0; s < t.batchSize; s++) {
-      const picked = new Set<number>();
-      while (picked.size < t.maxPredictions) picked.add(1 + rng.int(t.sequenceLength - 1));
-      [...picked].forEach((pos, j) => {
-        b.maskedPositions[s * t.maxPredictions + j] = pos;
-        b.maskedLabels[s * t.maxPredictions + j] = 5 + rng.int(VOCAB - 5);
-        b.maskedWeights[s * t.maxPredictions + j] = 1;
-      });
-      if (b.nspLabels) b.nspLabels[s] = rng.int(2);
-    }
-    return b;
-  };
-  const iterator = { next, state: () => ({}), restore: () => undefined, reset: () => undefined };
-  const data = { tokenizer: { vocabSize: VOCAB }, train: iterator, validation: iterator, close: () => undefined };
-  const runDir = mkdtempSync(path.join(os.tmpdir(), 'convbert-bench-'));
-  const job = createMlmJob(
-    { spec, runDir, backend: report.name, rng: Rng.fromSeed(1), log: () => undefined, warn: (m) => process.stderr.write(`warning: ${m}\n`) },
-    { data: data as unknown as MlmJobOptions['data'], probes: false },
-  );
+  let description = describeBackend(report) + (req.backend.stockKernels ? ', stock kernels' : '');
+  let { micro, accumulation, warmup, steps } = req;
+  if (report.device?.software) {
+    // lavapipe & co.: ~1 GFLOP/s; one small micro-batch and few steps, and the row says so.
+    micro = Math.min(micro, SOFTWARE_MICRO);
+    accumulation = 1;
+    warmup = Math.min(warmup, 1);
+    steps = Math.min(steps, 2);
+    description = `webgpu (software: ${report.device.description.replace(/ \(.*$/, '')}; ${micro}×${SEQ} tokens/step)`;
+  } else if (report.device) description = `webgpu (${report.device.vendor} ${report.device.architecture})`;
+  const spec = benchSpec(req.arch, { micro, accumulation });
+  const { randomMlmJob } = await import('./webgpu.bench');
+  const { job, dispose } = await randomMlmJob(spec, report.name);
   try {
     const info = await job.init();
     const setupMs = performance.now() - t0;
     const stepMs: number[] = [];
     const losses: number[] = [];
-    for (let i = 0; i < req.warmup + req.steps; i++) {
+    for (let i = 0; i < warmup + steps; i++) {
       const s0 = performance.now();
       const m = await job.step({ step: i, learningRate: 1e-4 });
       const ms = performance.now() - s0;
       losses.push(m.loss);
-      if (i >= req.warmup) stepMs.push(ms);
+      if (i >= warmup) stepMs.push(ms);
     }
     const sorted = [...stepMs].sort((a, b) => a - b);
     return {
       arch: req.arch,
       backend: req.backend.id,
-      description: describeBackend(report) + (req.backend.stockKernels ? ', stock kernels' : ''),
+      description,
       params: info.parameterCount,
       tokensPerStep: info.tokensPerStep,
-      flopsPerStep: info.flopsPerStep ?? 0,
+      flopsPerStep: flopsPerStep(spec).all,
+      matmulFlopsPerStep: flopsPerStep(spec).matmul,
       stepMs,
       medianStepMs: median(sorted),
       bestStepMs: sorted[0]!,
@@ -243,8 +240,7 @@ async function worker(req: WorkerRequest): Promise<WorkerResult> {
       setupMs,
     };
   } finally {
-    job.dispose();
-    rmSync(runDir, { recursive: true, force: true });
+    dispose();
   }
 }
 
@@ -401,19 +397,20 @@ async function main(): Promise<void> {
   // disturbed by other work; the median is shown beside it.
   const rows: string[][] = [['model', 'backend', 'median ms', 'best ms', 'tokens/s', 'GFLOP/s', 'matmul GFLOP/s', 'peak RSS', 'loss (first→last)']];
   const measured = results.filter((r) => !r.skipped);
-  const row = (arch: Arch, backend: string, medianMs: number, bestMs: number, rss: number, losses: number[]) => [
+  // Per the row's own step where it has one (a software WebGPU adapter runs smaller steps).
+  const row = (arch: Arch, backend: string, medianMs: number, bestMs: number, rss: number, losses: number[], own?: WorkerResult) => [
     LABEL[arch],
     backend,
     int(medianMs),
     int(bestMs),
-    int((tokensPerStep * 1000) / bestMs),
-    g((flops[arch].all * 1000) / bestMs),
-    g((flops[arch].matmul * 1000) / bestMs),
+    int(((own?.tokensPerStep ?? tokensPerStep) * 1000) / bestMs),
+    g(((own?.flopsPerStep ?? flops[arch].all) * 1000) / bestMs),
+    g(((own?.matmulFlopsPerStep ?? flops[arch].matmul) * 1000) / bestMs),
     gib(rss),
     `${losses[0]!.toFixed(3)}→${losses.at(-1)!.toFixed(3)}`,
   ];
   for (const r of measured) {
-    rows.push(row(r.arch, r.backend === 'cpu' ? 'cpu (1 step)' : (r.description ?? r.backend), r.medianStepMs!, r.bestStepMs!, r.peakRssBytes!, r.losses!));
+    rows.push(row(r.arch, r.backend === 'cpu' ? 'cpu (1 step)' : (r.description ?? r.backend), r.medianStepMs!, r.bestStepMs!, r.peakRssBytes!, r.losses!, r));
   }
   for (const arch of archs) {
     const t = torch[arch];
@@ -465,7 +462,9 @@ async function main(): Promise<void> {
       .map((arch) => {
         const ours = measured.find((r) => r.backend === b && r.arch === arch);
         const t = torch[arch];
-        return ours && t ? `${LABEL[arch]} ${(t.bestStepMs! / ours.bestStepMs!).toFixed(3)} (${(t.medianStepMs! / ours.medianStepMs!).toFixed(3)})` : undefined;
+        if (!ours || !t) return undefined;
+        const scale = (ours.tokensPerStep ?? tokensPerStep) / tokensPerStep; // a software WebGPU row's smaller step
+        return `${LABEL[arch]} ${((scale * t.bestStepMs!) / ours.bestStepMs!).toFixed(3)} (${((scale * t.medianStepMs!) / ours.medianStepMs!).toFixed(3)})`;
       })
       .filter(Boolean);
     if (parts.length) console.log(`  ${pad(measured.find((r) => r.backend === b)?.description ?? b, 24)} ${parts.join(', ')}`);
