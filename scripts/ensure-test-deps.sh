@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What `npm test` needs outside npm: Debian's Chromium (the webview and UI tests drive it headless) and the
+# What `npm test` needs outside npm: a Vulkan adapter for the webgpu tests (mesa's lavapipe), Debian's Chromium (the webview and UI tests drive it headless) and the
 # DejaVu fonts (their screenshots and text metrics); and for the PyTorch engine's tests, Debian's python3-torch
 # with OpenBLAS (libopenblas0-pthread: without it Debian's torch runs on the reference BLAS, ~10x slower). Run
 # first by `npm test` and by .ci/run. PyTorch is installed when it can be (root with apt-get); elsewhere its tests
@@ -29,6 +29,49 @@ if ! "$TORCH_PYTHON" -c 'import torch, numpy' >/dev/null 2>&1 || ! have_openblas
     apt-get install -y -qq --no-install-recommends "${TORCH_PACKAGES[@]}"
   else
     echo "ensure-test-deps: no PyTorch with OpenBLAS in ${TORCH_PYTHON}: the torch engine's tests will be skipped (install ${TORCH_PACKAGES[*]}, or set CONVBERT_PYTHON)" >&2
+  fi
+fi
+
+# A Vulkan adapter for the webgpu backend's tests (Dawn from the npm package `webgpu`): on these GPU-less machines
+# mesa's lavapipe, a software Vulkan driver. Dawn refuses Debian bookworm's mesa 22.3; bookworm-backports' 25.x works
+# (shared/research/gpu-probe.md). Installed when it can be (root with apt-get); elsewhere the webgpu tests skip with
+# a printed reason. WEBGPU_ICD, VULKAN_LOADER, OS_RELEASE and APT_SOURCES override the files looked at (this script's
+# own test).
+have_vulkan_adapter() {
+  local f mesa
+  mesa=$(dpkg-query -W -f '${Version}' mesa-vulkan-drivers 2>/dev/null || true)
+  local loader found=
+  for loader in ${VULKAN_LOADER:-/usr/lib/*-linux-gnu/libvulkan.so.1}; do [ -e "$loader" ] && found=1; done
+  [ -n "$found" ] || return 1
+  for f in ${WEBGPU_ICD:-/usr/share/vulkan/icd.d/*.json}; do
+    [ -e "$f" ] || continue
+    if [ -n "$mesa" ] && grep -qs 'libvulkan_lvp' "$f"; then dpkg --compare-versions "$mesa" ge 23 && return 0; continue; fi
+    grep -qs 'libvulkan_' "$f" && continue # mesa's drivers for GPUs this machine may not have
+    return 0                                # a GPU vendor's own driver (NVIDIA's: libGLX_nvidia)
+  done
+  return 1
+}
+if ! have_vulkan_adapter; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    codename=$(. "${OS_RELEASE:-/etc/os-release}" 2>/dev/null && echo "${VERSION_CODENAME:-}")
+    sources=${APT_SOURCES:-/etc/apt/sources.list.d}
+    if [ "$codename" = bookworm ]; then
+      if ! grep -rqs 'bookworm-backports' "$sources"/ "$sources/../sources.list"; then
+        uri=$(grep -hs '^URIs:' "$sources/debian.sources" | head -1 | awk '{print $2}' || true)
+        printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+          "${uri:-http://deb.debian.org/debian}" >"$sources/backports.sources"
+      fi
+      echo "ensure-test-deps: a Vulkan adapter for the webgpu tests: apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1" >&2
+      apt-get update -qq
+      apt-get install -y -qq --no-install-recommends -t bookworm-backports mesa-vulkan-drivers libvulkan1
+    else
+      echo "ensure-test-deps: a Vulkan adapter for the webgpu tests: apt-get install mesa-vulkan-drivers libvulkan1" >&2
+      apt-get update -qq
+      apt-get install -y -qq --no-install-recommends mesa-vulkan-drivers libvulkan1
+    fi
+  else
+    echo "ensure-test-deps: no Vulkan adapter Dawn accepts: the webgpu tests will be skipped (install mesa-vulkan-drivers ≥ 23 and libvulkan1; on Debian bookworm from bookworm-backports)" >&2
   fi
 fi
 

@@ -110,7 +110,8 @@ function backendLine(started: TrainerMessageOf<'started'>): string {
   const b = started.backend;
   const description = typeof b.details?.description === 'string' ? b.details.description : b.name;
   const asked = b.requested !== b.name && b.requested !== 'auto' ? ` (asked for ${b.requested})` : '';
-  return `backend   ${description}${asked}`;
+  const limits = typeof b.details?.limits === 'string' ? `\nlimits    ${b.details.limits}` : '';
+  return `backend   ${description}${asked}${limits}`;
 }
 
 export async function trainCommand(io: CliIo, file: string | undefined, flags: TrainFlags): Promise<void> {

@@ -18,7 +18,7 @@ export interface EngineBackend {
   /** The most memory it can use for training (the fit check's hard limit). */
   readonly memory: { readonly limit: number | 'machine' | 'unknown'; readonly why: string };
   /** An optional package it needs (resolved, never loaded, to tell whether `auto` would pick it). */
-  readonly requires?: { readonly package: string; readonly hint: string };
+  readonly requires?: { readonly package: string; readonly hint: string; readonly device?: boolean };
 }
 
 export interface Availability {

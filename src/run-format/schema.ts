@@ -46,7 +46,14 @@ export const RunInfoSchema = Type.Object(
     startedAt: Type.Optional(Text('ISO 8601 time the current (or last) session started.')),
     endedAt: Type.Optional(Text('ISO 8601 time the last session ended.')),
     seed: Type.Optional(Type.Number()),
-    backend: Type.Optional(Type.Object({ requested: Text('What the spec or the user asked for (`auto`, `wasm`, …).'), name: Text('What ran.') })),
+    backend: Type.Optional(
+      Type.Object({
+        requested: Text('What the spec or the user asked for (`auto`, `wasm`, …).'),
+        name: Text('What ran.'),
+        description: Type.Optional(Text('What the backend said it is: threads and SIMD, or the GPU adapter (vendor, architecture, description).')),
+        limits: Type.Optional(Text('The device limits requested, where a GPU backend has them (`maxStorageBuffersPerShaderStage=16, …`).')),
+      }),
+    ),
     step: Count('Updates completed.'),
     totalSteps: Type.Optional(Count()),
     specHash: Type.Optional(Text('Hash of the resolved spec the run trains (checkpoints carry it too).')),

@@ -32,6 +32,7 @@ import { toHostTensor, type HostTensor, type HostTensorMap } from '../../src/cor
 import { loadBackend } from '../../src/engines/tfjs/backends';
 import { findTorchPython, workerEnv } from '../../src/engines/torch/python';
 import { decodeSafetensors, encodeSafetensors } from '../../src/run-format/safetensors';
+import { CAUSAL_GROUPBERT, EXOTIC } from '../model-variants';
 
 const V = 64;
 const S = 16;
@@ -42,47 +43,9 @@ const STEPS = 10;
 const CASES: Record<string, SpecFile> = {
   'bert-tiny': { version: 1, extends: 'bert-tiny', model: { vocabSize: V, maxPositions: 32, hiddenDropout: 0, attentionDropout: 0 } },
   'groupbert-tiny': { version: 1, extends: 'groupbert-tiny', model: { vocabSize: V, maxPositions: 32 } },
-  'groupbert-tiny causal': {
-    version: 1,
-    extends: 'groupbert-tiny',
-    model: {
-      vocabSize: V,
-      maxPositions: 32,
-      activation: 'gelu_tanh',
-      layer: {
-        modules: [
-          { type: 'conv', kernelSize: 4, channelsPerGroup: 16, padding: 'causal' },
-          { type: 'gffn', groups: 4, mixer: false },
-          { type: 'attention' },
-          { type: 'gffn', groups: 2 },
-        ],
-      },
-    },
-  },
-  // The rarer branches: post-norm conv without GLU, inner norm or bias (even kernel, same padding), attention without
-  // biases, two attention modules in one layer, an ungrouped GFFN, swish, no token types, NSP without a pooler.
-  'exotic': {
-    version: 1,
-    extends: 'bert-tiny',
-    model: {
-      vocabSize: V,
-      maxPositions: 32,
-      tokenTypes: 0,
-      activation: 'swish',
-      hiddenDropout: 0,
-      attentionDropout: 0,
-      heads: { mlm: true, nsp: true, pooler: false },
-      layer: {
-        modules: [
-          { type: 'conv', kernelSize: 4, channelsPerGroup: 32, glu: false, norm: false, bias: false, padding: 'same' },
-          { type: 'attention', heads: 4, qkvBias: false, projectionBias: false },
-          { type: 'gffn', groups: 1, mixer: true },
-          { type: 'ffn', intermediateSize: 96 },
-        ],
-      },
-      layerOverrides: [{ layers: [1], modules: [{ type: 'attention' }, { type: 'attention', heads: 8 }, { type: 'gffn', groups: 8 }] }],
-    },
-  },
+  'groupbert-tiny causal': { version: 1, extends: CAUSAL_GROUPBERT.extends, model: { vocabSize: V, maxPositions: 32, ...CAUSAL_GROUPBERT.model } },
+  // The rarer branches (test/model-variants.ts).
+  exotic: { version: 1, extends: EXOTIC.extends, model: { vocabSize: V, maxPositions: 32, ...EXOTIC.model } },
 };
 
 function specOf(file: SpecFile, optimizer: 'adamw' | 'lamb'): ResolvedSpec {

@@ -103,7 +103,7 @@ test('the TF.js engine plans its launch: the CLI\'s entry, the installed bundle,
 test('a backend declares its traits as it loads; the ops read them for the active backend', async () => {
   await tf.setBackend('cpu');
   assert.deepEqual(backendTraits(), DEFAULT_TRAITS, 'nothing declared yet for a backend no loader brought up');
-  const outcome = await BACKEND_LOADERS.cpu({ log: () => {}, resolver: { resolve: () => undefined, load: async () => undefined }, threads: 1, threadsRequested: false });
+  const outcome = await BACKEND_LOADERS.cpu({ log: () => {}, resolver: { resolve: () => undefined, load: async () => undefined }, threads: 1, threadsRequested: false, preference: "auto" });
   assert.equal(outcome.attempt.ok, true);
   const cpu = TFJS_BACKENDS.find((b) => b.name === 'cpu')!;
   assert.deepEqual(backendTraits(), cpu.traits);

@@ -2,12 +2,15 @@
  * The cost model's matmul FLOPs against the matmul kernels TF.js actually executes (core/ops `countMatmulFlops`
  * under `tf.profile`): one forward pass of tiny BERT and GroupBERT models (and variants) — layers, the MLM head at
  * the masked positions only, pooler and NSP — equals `computeCost(...).totals.forward.matmul`, and a training
- * pass (forward + gradients of every variable) equals forward + backward (3× forward), within 0.1%.
+ * pass (forward + gradients of every variable) equals forward + backward (3× forward), within 0.1%. On wasm, cpu
+ * and webgpu (whatever adapter this machine has, lavapipe in CI; skipped with the loader's reason printed without
+ * one).
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { loadBackend } from '../../src/engines/tfjs/backends';
+import { webgpuOrSkip } from '../webgpu-adapter';
 import { computeCost } from '../../src/core/cost';
 import { buildModel, type ModelInputs } from '../../src/core/model';
 import { countMatmulFlops } from '../../src/core/ops';
@@ -49,14 +52,21 @@ function close(actual: number, expected: number, what: string): void {
   assert.ok(Math.abs(actual - expected) <= 1e-3 * expected, `${what}: executed ${actual}, cost model ${expected} (${((actual / expected - 1) * 100).toFixed(3)}%)`);
 }
 
-for (const backend of ['wasm', 'cpu'] as const) {
+for (const backend of ['wasm', 'cpu', 'webgpu'] as const) {
   describe(`executed matmul FLOPs = cost model (${backend})`, () => {
+    let skip: string | false = false;
     before(async () => {
-      await loadBackend(backend, { threads: 1, strict: true });
+      if (backend !== 'webgpu') {
+        await loadBackend(backend, { threads: 1, strict: true });
+        return;
+      }
+      skip = (await webgpuOrSkip()).skip;
     });
 
     for (const [label, spec] of CASES) {
-      it(label, async () => {
+      it(label, async (t) => {
+        if (skip) return t.skip(skip);
+        assert.equal(tf.getBackend(), backend);
         const model = buildModel(spec, { seed: 1 });
         const x = inputs();
         try {

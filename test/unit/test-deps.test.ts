@@ -6,7 +6,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -27,6 +27,8 @@ interface Setup {
   aptCreates?: boolean;
   /** Whether the Python the script checks imports torch and numpy, and OpenBLAS is there (default true). */
   torch?: boolean;
+  /** Whether a Vulkan loader and a GPU vendor's ICD are there for the webgpu tests (default true). */
+  vulkan?: boolean;
 }
 
 function run(s: Setup) {
@@ -42,6 +44,8 @@ function run(s: Setup) {
     chmodSync(path.join(bin, name), 0o755);
   };
   tool('id', `[ "$1" = -u ] && echo ${s.uid}`);
+  // Real text tools (the Vulkan check reads ICD files and apt sources with them); no dpkg-query: no mesa installed.
+  for (const t of ['grep', 'head', 'awk']) symlinkSync(spawnSync('/bin/sh', ['-c', `command -v ${t}`], { encoding: 'utf8' }).stdout.trim(), path.join(bin, t));
   if (s.apt) {
     const install = (s.aptCreates ?? true) ? `printf '#!${BASH}\\n' > '${chromium}'; /bin/chmod 755 '${chromium}'; : > '${font}'` : ':';
     tool('apt-get', `echo "$*" >> '${calls}'\nif [[ " $* " == *" install "* ]]; then ${install}; fi`);
@@ -56,8 +60,26 @@ function run(s: Setup) {
   chmodSync(python, 0o755);
   const openblas = path.join(dir, 'libblas.so.3');
   writeFileSync(openblas, '');
-  const r = spawnSync(BASH, [SCRIPT], { env: { PATH: bin, CHROMIUM_PATH: chromium, DEJAVU_FONT: font, TORCH_PYTHON: python, OPENBLAS_BLAS: openblas }, encoding: 'utf8', timeout: 10_000 });
-  return { status: r.status, stderr: r.stderr, apt: existsSync(calls) ? readFileSync(calls, 'utf8').trim().split('\n') : [], chromiumAfter: existsSync(chromium) };
+  const loader = path.join(dir, 'libvulkan.so.1');
+  const icd = path.join(dir, 'nvidia_icd.json');
+  if (s.vulkan ?? true) {
+    writeFileSync(loader, '');
+    writeFileSync(icd, '{"ICD": {"library_path": "libGLX_nvidia.so.0"}}');
+  }
+  const osRelease = path.join(dir, 'os-release');
+  writeFileSync(osRelease, 'VERSION_CODENAME=bookworm\n');
+  const sources = path.join(dir, 'sources.list.d');
+  mkdirSync(sources);
+  const env = { PATH: bin, CHROMIUM_PATH: chromium, DEJAVU_FONT: font, TORCH_PYTHON: python, OPENBLAS_BLAS: openblas, VULKAN_LOADER: loader, WEBGPU_ICD: icd, OS_RELEASE: osRelease, APT_SOURCES: sources };
+  const r = spawnSync(BASH, [SCRIPT], { env, encoding: 'utf8', timeout: 10_000 });
+  const backports = path.join(sources, 'backports.sources');
+  return {
+    status: r.status,
+    stderr: r.stderr,
+    apt: existsSync(calls) ? readFileSync(calls, 'utf8').trim().split('\n') : [],
+    chromiumAfter: existsSync(chromium),
+    backports: existsSync(backports) ? readFileSync(backports, 'utf8') : undefined,
+  };
 }
 
 test('everything present: exits 0 and runs nothing', () => {
@@ -123,4 +145,22 @@ test('no PyTorch and not root: says the torch tests will be skipped and what to 
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(r.apt, []);
   assert.match(r.stderr, /torch engine's tests will be skipped \(install python3-torch python3-numpy libopenblas0-pthread/);
+});
+
+test('no Vulkan adapter, root with apt-get on bookworm: adds bookworm-backports and installs its mesa-vulkan-drivers', () => {
+  const r = run({ uid: 0, apt: true, chromium: true, font: true, vulkan: false });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.backports ?? '', /^Suites: bookworm-backports$/m);
+  assert.match(r.backports ?? '', /^URIs: http:\/\/deb\.debian\.org\/debian$/m);
+  const install = r.apt.find((c) => /\binstall\b/.test(c));
+  assert.match(install ?? '', /-t bookworm-backports .*\bmesa-vulkan-drivers\b.*\blibvulkan1\b/);
+  assert.match(r.stderr, /a Vulkan adapter for the webgpu tests/);
+});
+
+test('no Vulkan adapter and not root: says the webgpu tests will be skipped and what to install, installs nothing', () => {
+  const r = run({ uid: 1000, apt: true, chromium: true, font: true, vulkan: false });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.apt, []);
+  assert.equal(r.backports, undefined);
+  assert.match(r.stderr, /webgpu tests will be skipped \(install mesa-vulkan-drivers ≥ 23 and libvulkan1/);
 });

@@ -11,6 +11,12 @@ export const ENGINE_BACKENDS = [
   },
   {
     engine: "tfjs",
+    name: "webgpu",
+    description: "`webgpu`: any GPU through WebGPU (Dawn from the optional npm package `webgpu`: Vulkan, Metal, D3D12); needs a GPU driver only. `auto` uses hardware adapters only; name it to use a software adapter.",
+    memory: { limit: "unknown", why: "tensors live in the GPU's memory, which WebGPU does not report" },
+  },
+  {
+    engine: "tfjs",
     name: "tfjs-node",
     description: "`tfjs-node`: native TensorFlow on the CPU through `@tensorflow/tfjs-node` (optional add-on).",
     memory: { limit: "machine", why: "native TensorFlow can use the machine's memory" },

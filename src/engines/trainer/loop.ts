@@ -34,6 +34,7 @@ import {
   type TrainerMessageBody,
 } from '../../protocol';
 import { describeOutOfMemory } from '../../core/cost';
+import type { ResolvedSpec } from '../../core/spec/resolve';
 import { listCheckpoints } from '../../run-format/checkpoint-name';
 import { hashSpec, loadLatestCheckpoint, writeCheckpoint, type Json, type LoadedCheckpoint, type WriteCheckpointOptions } from '../../run-format/checkpoint';
 import type { JobContext, JobFactory, JobInfo, TrainingJob } from '../../core/train/job';
@@ -62,11 +63,14 @@ export interface TrainerDeps {
 }
 
 /** An engine's backend step: loads (or finds) the backend asked for and reports what it got. */
-export type BackendLoader = (requested: string, log: (level: LogLevel, message: string) => void) => Promise<BackendReport>;
+/** `spec`: the run's model and training, for checks against the device it found (e.g. a GPU's largest buffer). */
+export type BackendLoader = (requested: string, log: (level: LogLevel, message: string) => void, spec?: ResolvedSpec) => Promise<BackendReport>;
 
 export interface TrainerRuntime {
   versions: Record<string, string>;
   memoryBytes?: () => number;
+  /** The most device memory held since the last call, where the runtime measures it (a GPU backend); else undefined. */
+  peakMemoryBytes?: () => number | undefined;
 }
 
 type Phase = 'idle' | 'starting' | 'running' | 'paused' | 'finished';
@@ -79,7 +83,8 @@ interface LoopState {
 
 /** A step's memory: what the job measured (a GPU's bytes in use), else what the runtime holds. */
 function memoryOf(m: { memoryBytes?: number; peakMemoryBytes?: number }, runtime: TrainerRuntime | undefined): { memoryBytes: number; peakMemoryBytes?: number } {
-  return { memoryBytes: m.memoryBytes ?? runtime?.memoryBytes?.() ?? 0, ...(m.peakMemoryBytes !== undefined ? { peakMemoryBytes: m.peakMemoryBytes } : {}) };
+  const peak = m.peakMemoryBytes ?? runtime?.peakMemoryBytes?.();
+  return { memoryBytes: m.memoryBytes ?? runtime?.memoryBytes?.() ?? 0, ...(peak !== undefined ? { peakMemoryBytes: peak } : {}) };
 }
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -318,7 +323,7 @@ export class TrainerSession {
       for (const w of skippedWarnings) this.send({ type: 'warning', message: w, hint: 'the run continues from the newest whole checkpoint' });
       this.checkCancel();
 
-      const backend: BackendReport = await this.deps.loadBackend(options.backend ?? training.backend, (level, message) => this.log(level, message));
+      const backend: BackendReport = await this.deps.loadBackend(options.backend ?? training.backend, (level, message) => this.log(level, message), spec.resolved);
       backendName = backend.name;
       this.checkCancel();
 
@@ -376,7 +381,12 @@ export class TrainerSession {
 
       await updateRunInfo(runDir, {
         state: 'running',
-        backend: { requested: backend.requested, name: backend.name },
+        backend: {
+          requested: backend.requested,
+          name: backend.name,
+          ...(typeof backend.details?.description === 'string' ? { description: backend.details.description } : {}),
+          ...(typeof backend.details?.limits === 'string' ? { limits: backend.details.limits } : {}),
+        },
         seed: training.seed,
         step: this.step,
         totalSteps: loop.totalSteps,

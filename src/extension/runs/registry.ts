@@ -31,6 +31,8 @@ export interface RunRecord {
   backend?: string;
   /** What the backend said it is (its report's `details.description`: "PyTorch 2.5 on the CPU, 2 ranks (Python 3.12)"), once the history is read. */
   backendDescription?: string;
+  /** The device limits a GPU backend requested (its report's `details.limits`), once the history is read. */
+  backendLimits?: string;
   step: number;
   totalSteps?: number;
   /** The lowest validation loss, else the lowest training loss; `undefined` before the first step. */
@@ -154,6 +156,7 @@ export function applyToHistory(entry: History, m: TrainerMessage): MetricPoint |
       supersedeAfter(entry, m.step);
       r.backend = m.backend.name;
       if (typeof m.backend.details?.description === 'string' && m.backend.details.description) r.backendDescription = m.backend.details.description;
+      if (typeof m.backend.details?.limits === 'string' && m.backend.details.limits) r.backendLimits = m.backend.details.limits;
       r.step = m.step;
       r.totalSteps = m.totalSteps;
       return undefined;
@@ -379,6 +382,7 @@ export class RunRegistry {
       ...(keep.totalSteps !== undefined ? { totalSteps: keep.totalSteps } : fresh.record.totalSteps !== undefined ? { totalSteps: fresh.record.totalSteps } : {}),
       ...(keep.backend ?? fresh.record.backend ? { backend: (keep.backend ?? fresh.record.backend) as string } : {}),
       ...(fresh.record.backendDescription ? { backendDescription: fresh.record.backendDescription } : {}),
+      ...(fresh.record.backendLimits ? { backendLimits: fresh.record.backendLimits } : {}),
       ...(fresh.record.bestLoss !== undefined ? { bestLoss: fresh.record.bestLoss } : {}),
       ...(fresh.record.bestKind ? { bestKind: fresh.record.bestKind } : {}),
       ...(fresh.record.lastLoss !== undefined ? { lastLoss: fresh.record.lastLoss } : {}),

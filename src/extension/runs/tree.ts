@@ -45,6 +45,7 @@ export class RunItem extends vscode.TreeItem {
     if (started) tip.appendMarkdown(`- started: ${started}\n`);
     tip.appendMarkdown(`- state: ${run.state}${run.message ? ` (${run.message.replace(/[\r\n]+/g, ' ').slice(0, 300)})` : ''}\n`);
     if (run.backend) tip.appendMarkdown(`- backend: ${run.backend}${run.backendDescription ? ` — ${run.backendDescription.replace(/[\r\n]+/g, ' ').slice(0, 200)}` : ''}\n`);
+    if (run.backendLimits) tip.appendMarkdown(`- device limits: ${run.backendLimits.replace(/[\r\n]+/g, ' ').slice(0, 400)}\n`);
     tip.appendMarkdown(`- step: ${run.step}${run.totalSteps ? ` of ${run.totalSteps}` : ''}\n`);
     if (run.bestLoss !== undefined) tip.appendMarkdown(`- best ${run.bestKind === 'val' ? 'validation' : 'training'} loss: ${lossLabel(run.bestLoss)}\n`);
     if (run.lastLoss !== undefined) tip.appendMarkdown(`- last training loss: ${lossLabel(run.lastLoss)}\n`);

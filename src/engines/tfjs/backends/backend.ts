@@ -27,8 +27,11 @@ export interface BackendDeclaration<N extends string = string> {
   readonly memory: MemoryLimit;
   /** What the ops read instead of the name (core/ops/traits.ts). */
   readonly traits: BackendTraits;
-  /** An optional npm package it needs: resolved (never loaded) to tell whether `auto` would pick it. */
-  readonly requires?: { readonly package: string; readonly hint: string };
+  /**
+   * An optional npm package it needs: resolved (never loaded) to tell whether `auto` would pick it. `device`: it
+   * also needs a device found only when it loads (a GPU adapter), so an installed package does not say `auto` takes it.
+   */
+  readonly requires?: { readonly package: string; readonly hint: string; readonly device?: boolean };
 }
 
 /** One candidate tried by the chooser. */
@@ -42,6 +45,8 @@ export interface BackendAttempt {
 
 export interface LoadContext {
   log: (msg: string) => void;
+  /** What was asked for: 'auto', or a backend's name (a backend may accept more when named, e.g. a software GPU). */
+  preference: string;
   /** How optional native packages are found and loaded (tests inject one). */
   resolver: ModuleResolver;
   /** wasm threads wanted (set by the chooser: its option or the machine's cores). */
@@ -58,6 +63,19 @@ export interface LoadOutcome {
   before?: BackendAttempt[];
   threads?: number;
   simd?: boolean;
+  /** The device it runs on, where it has one worth naming (a GPU adapter). */
+  device?: DeviceReport;
+}
+
+/** A GPU adapter as the run record, the CLI and the Runs view name it. */
+export interface DeviceReport {
+  vendor: string;
+  architecture: string;
+  description: string;
+  /** A software rasteriser (lavapipe, SwiftShader), not a GPU. */
+  software: boolean;
+  /** The device limits requested (the adapter's own). */
+  limits: Record<string, number>;
 }
 
 /** Loads one backend (and declares its traits): never throws, reports a failed attempt instead. */

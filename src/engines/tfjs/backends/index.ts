@@ -1,7 +1,7 @@
 /**
  * Choose and load a TF.js backend, and say why the others were skipped.
  *
- * Order for 'auto': the order of ./registry.ts (tfjs-node-gpu → tfjs-node → wasm → cpu). An explicit preference
+ * Order for 'auto': the order of ./registry.ts (tfjs-node-gpu → webgpu → tfjs-node → wasm → cpu). An explicit preference
  * starts the same chain at that entry (so 'tfjs-node' falls back to wasm, then cpu) unless `strict` is set. Each
  * backend is a folder here: index.ts declares it (TF.js-free), load.ts loads it and declares its traits
  * (core/ops/traits.ts); ./loaders.ts maps names to loaders. The native packages are optional add-ons and are only
@@ -12,14 +12,18 @@
  * whenever wasm is selected.
  */
 import { createNodeResolver, nodeRequire, type ModuleResolver } from './resolver';
-import type { BackendAttempt } from './backend';
+import type { BackendAttempt, DeviceReport } from './backend';
+import { adapterLine } from './webgpu/adapter';
 import { BACKEND_LOADERS } from './loaders';
 import { TFJS_BACKENDS, type TfjsBackendName, type TfjsBackendPreference } from './registry';
 import type { ThreadedWasmInit } from './wasm/wasm-threads';
 
 export type { ModuleResolver } from './resolver';
 export { createNodeResolver } from './resolver';
-export type { BackendAttempt, BackendDeclaration } from './backend';
+export type { BackendAttempt, BackendDeclaration, DeviceReport } from './backend';
+export { deviceErrors } from './webgpu/load';
+export { takeGpuMemory } from './webgpu/memory';
+export { WebGpuDeviceError } from './webgpu/device-errors';
 export { TFJS_BACKENDS } from './registry';
 export { defaultWasmDir } from './wasm/wasm';
 export {
@@ -45,6 +49,8 @@ export interface BackendReport {
   threads?: number;
   /** Backends with a SIMD build (wasm): whether it is in use. */
   simd?: boolean;
+  /** Backends on a GPU adapter (webgpu): the adapter and the limits requested. */
+  device?: DeviceReport;
 }
 
 export interface LoadBackendOptions {
@@ -71,6 +77,7 @@ export function defaultThreads(): number {
 
 /** One line for logs and the run record, e.g. "wasm (SIMD, 2 threads)". */
 export function describeBackend(report: BackendReport): string {
+  if (report.device) return `${report.name} (${adapterLine(report.device)})`;
   if (report.threads === undefined && report.simd === undefined) return report.name;
   const bits = [report.simd ? 'SIMD' : 'no SIMD', `${report.threads ?? 1} thread${report.threads === 1 ? '' : 's'}`];
   return `${report.name} (${bits.join(', ')})`;
@@ -90,6 +97,7 @@ export async function loadBackend(preference: BackendPreference, opts: LoadBacke
 
   const ctx = {
     log,
+    preference,
     resolver,
     threads: Math.max(1, Math.floor(opts.threads ?? defaultThreads())),
     threadsRequested: opts.threads !== undefined,
@@ -101,8 +109,12 @@ export async function loadBackend(preference: BackendPreference, opts: LoadBacke
     const outcome = await BACKEND_LOADERS[choice](ctx);
     const attempt = outcome.attempt;
     tried.push(...(outcome.before ?? []));
-    const extra: Pick<BackendReport, 'threads' | 'simd'> = attempt.ok
-      ? { ...(outcome.threads !== undefined ? { threads: outcome.threads } : {}), ...(outcome.simd !== undefined ? { simd: outcome.simd } : {}) }
+    const extra: Pick<BackendReport, 'threads' | 'simd' | 'device'> = attempt.ok
+      ? {
+          ...(outcome.threads !== undefined ? { threads: outcome.threads } : {}),
+          ...(outcome.simd !== undefined ? { simd: outcome.simd } : {}),
+          ...(outcome.device ? { device: outcome.device } : {}),
+        }
       : {};
     tried.push(attempt);
     if (attempt.ok) {

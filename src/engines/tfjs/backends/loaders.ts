@@ -8,9 +8,11 @@ import type { TfjsBackendName } from './registry';
 import { loadTfjsNode } from './tfjs-node/load';
 import { loadTfjsNodeGpu } from './tfjs-node-gpu/load';
 import { loadWasm } from './wasm/load';
+import { loadWebgpu } from './webgpu/load';
 
 export const BACKEND_LOADERS: { readonly [N in TfjsBackendName]: BackendLoader } = {
   'tfjs-node-gpu': loadTfjsNodeGpu,
+  webgpu: loadWebgpu,
   'tfjs-node': loadTfjsNode,
   wasm: loadWasm,
   cpu: loadCpu,

@@ -9,9 +9,11 @@ import { cpu } from './cpu';
 import { tfjsNode } from './tfjs-node';
 import { tfjsNodeGpu } from './tfjs-node-gpu';
 import { wasm } from './wasm';
+import { webgpu } from './webgpu';
 
 export const TFJS_BACKENDS = [
   tfjsNodeGpu,
+  webgpu,
   tfjsNode,
   wasm,
   cpu,
