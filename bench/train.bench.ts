@@ -5,7 +5,7 @@
  * torch engine's model and optimizer). Not a test: it prints figures.
  *
  *   npm run bench:train [-- --steps N] [--warmup N] [--micro B] [--accumulation N] [--cpu] [--no-torch]
- *                        [--only bert|groupbert] [--backends wasm,wasm-1,wasm-stock,webgpu,tfjs-node,tfjs-node-gpu,cpu]
+ *                        [--only bert|groupbert] [--backends blas,wasm,wasm-1,wasm-stock,webgpu,tfjs-node,tfjs-node-gpu,cpu]
  *                        [--quick]
  *
  * `--quick`: 1 warm-up + 2 timed steps, wasm (all threads) and webgpu only, no PyTorch: about a minute.
@@ -57,7 +57,7 @@ const PRESET: Record<Arch, 'bert-mini' | 'groupbert-mini'> = { bert: 'bert-mini'
 interface BackendConfig {
   /** How the table names it. */
   id: string;
-  preference: 'wasm' | 'cpu' | 'tfjs-node' | 'tfjs-node-gpu' | 'webgpu';
+  preference: 'wasm' | 'cpu' | 'tfjs-node' | 'tfjs-node-gpu' | 'webgpu' | 'blas';
   threads?: number;
   /** wasm: run without our SIMD kernels (the stock and JS-patched kernels only), for a before/after in one run. */
   stockKernels?: boolean;
@@ -67,6 +67,7 @@ const ALL_BACKENDS: BackendConfig[] = [
   { id: 'tfjs-node-gpu', preference: 'tfjs-node-gpu' },
   { id: 'webgpu', preference: 'webgpu' },
   { id: 'tfjs-node', preference: 'tfjs-node' },
+  { id: 'blas', preference: 'blas', threads: Math.max(1, Math.min(8, os.availableParallelism())) },
   { id: 'wasm', preference: 'wasm', threads: Math.max(1, Math.min(8, os.availableParallelism())) },
   { id: 'wasm-1', preference: 'wasm', threads: 1 },
   { id: 'wasm-stock', preference: 'wasm', threads: Math.max(1, Math.min(8, os.availableParallelism())), stockKernels: true },
@@ -193,7 +194,7 @@ async function worker(req: WorkerRequest): Promise<WorkerResult> {
   } catch (e) {
     return { arch: req.arch, backend: req.backend.id, skipped: e instanceof Error ? e.message.split('\n')[0]! : String(e) };
   }
-  if (req.backend.preference === 'wasm' && req.backend.threads !== undefined && report.threads !== req.backend.threads) {
+  if ((req.backend.preference === 'wasm' || req.backend.preference === 'blas') && req.backend.threads !== undefined && report.threads !== req.backend.threads) {
     const why = report.tried.find((t) => t.name === 'wasm-threads')?.reason;
     return { arch: req.arch, backend: req.backend.id, skipped: `asked for ${req.backend.threads} wasm threads, got ${report.threads ?? 1}${why ? ` (${why})` : ''}` };
   }

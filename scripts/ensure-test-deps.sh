@@ -75,6 +75,27 @@ if ! have_vulkan_adapter; then
   fi
 fi
 
+# The blas backend's native addon (scripts/build-native.mjs, run next by `npm test`): a C compiler and OpenBLAS with
+# its headers. Installed when it can be (root with apt-get); elsewhere its tests skip with the build's reason printed.
+# CBLAS_HEADER overrides the header looked for (this script's own test).
+BLAS_PACKAGES=(gcc libc6-dev libopenblas-dev)
+have_blas_build() {
+  command -v cc >/dev/null 2>&1 || return 1
+  local h
+  for h in ${CBLAS_HEADER:-/usr/include/*/cblas.h /usr/include/cblas.h}; do [ -e "$h" ] && return 0; done
+  return 1
+}
+if ! have_blas_build; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "ensure-test-deps: a C compiler and OpenBLAS for the blas backend's addon: apt-get install ${BLAS_PACKAGES[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${BLAS_PACKAGES[@]}"
+  else
+    echo "ensure-test-deps: no C compiler or OpenBLAS headers: the blas backend's tests will be skipped (install ${BLAS_PACKAGES[*]})" >&2
+  fi
+fi
+
 CHROMIUM=${CHROMIUM_PATH:-/usr/bin/chromium}
 FONT=${DEJAVU_FONT:-/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf}
 PACKAGES=(chromium fonts-dejavu-core)

@@ -19,6 +19,8 @@ export interface EngineBackend {
   readonly memory: { readonly limit: number | 'machine' | 'unknown'; readonly why: string };
   /** An optional package it needs (resolved, never loaded, to tell whether `auto` would pick it). */
   readonly requires?: { readonly package: string; readonly hint: string; readonly device?: boolean };
+  /** Loads only where something is known only by trying (e.g. a native addon built at install): what. */
+  readonly conditional?: string;
 }
 
 export interface Availability {

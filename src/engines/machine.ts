@@ -17,8 +17,9 @@ export function machineFacts(resolver: ModuleResolver = createNodeResolver()): M
     }
   };
   const backends = findEngine(DEFAULT_ENGINE)?.backends ?? [];
-  // A backend that also needs a device found only when it loads (a GPU adapter) is not assumed: the fit check holds
-  // the estimate against the first backend that loads wherever its package is installed.
-  const autoBackend = backends.find((b) => !b.requires || (!b.requires.device && installed(b.requires.package)))?.name as ConcreteBackend | undefined;
+  // A backend that loads only where something is known only by trying (a GPU adapter, a native addon built at
+  // install) is not assumed: the fit check holds the estimate against the first backend that loads wherever its
+  // package is installed.
+  const autoBackend = backends.find((b) => !b.conditional && (!b.requires || (!b.requires.device && installed(b.requires.package))))?.name as ConcreteBackend | undefined;
   return { memoryBytes: totalmem(), ...(autoBackend ? { autoBackend } : {}) };
 }

@@ -342,7 +342,7 @@ test('an unknown backend is rejected with the list of backends, before anything 
   const cwd = workspace();
   const r = await cli(cwd, 'train', 'tiny.convbert.json', '--backend', 'opencl');
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /unknown backend "opencl"; use one of auto, tfjs-node-gpu, webgpu, tfjs-node, wasm, cpu/);
+  assert.match(r.stderr, /unknown backend "opencl"; use one of auto, tfjs-node-gpu, webgpu, tfjs-node, blas, wasm, cpu/);
   assert.deepEqual(runsOf(cwd), []);
   const e = await cli(cwd, 'eval', 'latest', '--backend', 'tpu');
   assert.equal(e.code, 2);

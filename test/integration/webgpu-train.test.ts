@@ -17,21 +17,14 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
 import { createColors } from 'picocolors';
 import { runCli } from '../../src/cli/main';
 import type { CliIo } from '../../src/cli/io';
-import { prepareData } from '../../src/core/data';
-import { Rng } from '../../src/core/rng';
-import { resolveSpec, type ResolvedSpec, type SpecFile } from '../../src/core/spec';
-import type { JobContext } from '../../src/core/train/job';
-import { createMlmJob } from '../../src/core/train/mlm-job';
-import { learningRateAt } from '../../src/core/train/schedule';
-import { loadBackend } from '../../src/engines/tfjs/backends';
+import { resolveSpec } from '../../src/core/spec';
 import { JOB_MODULE_ENV, loadJobFactory } from '../../src/engines/tfjs/trainer/jobs';
 import { readMetricEvents } from '../../src/run-format/metrics';
 import { readRunInfo } from '../../src/run-format/run-dir';
-import { CAUSAL_GROUPBERT, EXOTIC, type ModelVariant } from '../model-variants';
+import { assertSameCurve, jobLosses, tinySpec, VARIANTS } from '../train-parity';
 import { webgpuOrSkip } from '../webgpu-adapter';
 
 const ROOT = resolve(__dirname, '../..');
@@ -60,73 +53,15 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Every branch of the model on the GPU: causal even-kernel convs, tanh-GELU, GFFN without mixer; and the rarer options. */
-const VARIANTS: Record<string, ModelVariant> = {
-  'bert-tiny': { extends: 'bert-tiny', model: {} },
-  'groupbert-tiny': { extends: 'groupbert-tiny', model: {} },
-  'groupbert-tiny-causal': CAUSAL_GROUPBERT,
-  exotic: EXOTIC,
-};
-
-function tinySpec(variant: keyof typeof VARIANTS): SpecFile {
-  const v = VARIANTS[variant]!;
-  return {
-    version: 1,
-    name: `${variant}-small`,
-    extends: v.extends,
-    model: { vocabSize: 128, maxPositions: 32, ...v.model },
-    training: {
-      corpus: ['corpus.txt'],
-      tokenizer: { vocabSize: 128 },
-      sequenceLength: 16,
-      batchSize: 2,
-      maxPredictions: 4,
-      steps: STEPS,
-      seed: 7,
-      validationFraction: 0.2,
-      evalBatches: 1,
-      learningRate: { peak: 3e-3, warmupSteps: 2 },
-      gradientClipNorm: 1,
-    },
-  } as SpecFile;
-}
-
-/** The job's per-step losses on `backend`, from fresh data and a fresh generator seeded from the spec. */
-async function losses(spec: ResolvedSpec, backend: 'wasm' | 'webgpu'): Promise<number[]> {
-  const report = await loadBackend(backend, { threads: 1, strict: true });
-  assert.equal(report.name, backend);
-  const data = await prepareData({ training: spec.training, specDir: dir, nsp: spec.model.heads.nsp });
-  const ctx: JobContext = { spec, runDir: dir, backend, rng: Rng.fromSeed(spec.training.seed), log: () => {}, warn: () => {} };
-  const job = createMlmJob(ctx, { data, probes: false });
-  try {
-    await job.init();
-    assert.equal(tf.getBackend(), backend);
-    const out: number[] = [];
-    for (let s = 0; s < STEPS; s++) {
-      const m = await job.step({ step: s, learningRate: learningRateAt(s, spec.training.learningRate, STEPS) });
-      assert.ok(Number.isFinite(m.loss) && Number.isFinite(m.gradNorm), `${backend} step ${s + 1}: loss ${m.loss}, grad norm ${m.gradNorm}`);
-      out.push(m.loss);
-    }
-    return out;
-  } finally {
-    job.dispose();
-    data.close();
-  }
-}
-
 describe('webgpu trains like wasm', () => {
-  for (const preset of Object.keys(VARIANTS)) {
-    it(`${preset}: ${STEPS} steps from the same seed, losses equal step by step within ${TOL} (relative)`, async (t) => {
+  for (const variant of Object.keys(VARIANTS)) {
+    it(`${variant}: ${STEPS} steps from the same seed, losses equal step by step within ${TOL} (relative)`, async (t) => {
       if (skip) return t.skip(skip);
-      const spec = resolveSpec(tinySpec(preset));
-      const onWasm = await losses(spec, 'wasm');
-      const onGpu = await losses(spec, 'webgpu');
+      const spec = resolveSpec(tinySpec(variant, STEPS));
+      const onWasm = await jobLosses(spec, 'wasm', dir, STEPS);
+      const onGpu = await jobLosses(spec, 'webgpu', dir, STEPS);
       t.diagnostic(`wasm ${onWasm.map((x) => x.toFixed(6)).join(' ')}; webgpu ${onGpu.map((x) => x.toFixed(6)).join(' ')}`);
-      assert.equal(onGpu.length, STEPS);
-      onWasm.forEach((w, i) => {
-        const rel = Math.abs(onGpu[i]! - w) / Math.abs(w);
-        assert.ok(rel <= TOL, `${preset} step ${i + 1}: wasm ${w}, webgpu ${onGpu[i]} (${rel.toExponential(2)} relative)`);
-      });
+      assertSameCurve(onWasm, onGpu, TOL, variant);
     });
   }
 });
@@ -134,7 +69,7 @@ describe('webgpu trains like wasm', () => {
 describe('convbert train --backend webgpu', () => {
   it('trains 3 steps, names the backend and the adapter in run.json, and records GPU memory per step', { timeout: 120_000 }, async (t) => {
     if (skip) return t.skip(skip);
-    const spec = tinySpec('bert-tiny');
+    const spec = tinySpec('bert-tiny', STEPS);
     writeFileSync(join(dir, 'tiny.convbert.json'), JSON.stringify({ ...spec, training: { ...spec.training, steps: 10, backend: 'cpu' } }));
     const out: string[] = [];
     const err: string[] = [];

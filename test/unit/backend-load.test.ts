@@ -18,6 +18,7 @@ import {
   type ModuleResolver,
   type ThreadedWasmInit,
 } from '../../src/engines/tfjs/backends';
+import { loadBlasAddon } from '../../src/engines/tfjs/backends/blas/addon';
 
 const GPU = '@tensorflow/tfjs-node-gpu';
 const NODE = '@tensorflow/tfjs-node';
@@ -76,6 +77,7 @@ describe('loadBackend', () => {
         ['tfjs-node-gpu', false],
         ['webgpu', false],
         ['tfjs-node', false],
+        ['blas', false],
         ['wasm-threads', false],
         ['wasm', true],
       ],
@@ -86,7 +88,8 @@ describe('loadBackend', () => {
     );
     assert.match(report.tried[1]!.reason!, /^the optional package webgpu is not installed \(npm i webgpu\)/);
     assert.match(report.tried[2]!.reason!, /^@tensorflow\/tfjs-node is not installed \(npm i @tensorflow\/tfjs-node /);
-    assert.equal(report.tried[3]!.reason, 'threaded init failed');
+    assert.match(report.tried[3]!.reason!, /^the native addon was not built/);
+    assert.equal(report.tried[4]!.reason, 'threaded init failed');
     assert.ok(logs.some((l) => l.includes('skipped tfjs-node-gpu')));
     assert.ok(logs.some((l) => l.includes('single-threaded build')));
     assert.equal(describeBackend(report), 'wasm (SIMD, 1 thread)');
@@ -224,7 +227,8 @@ describe('loadBackend', () => {
   it('the default resolver reports the real native packages as not installed', { skip: nativeInstalled && 'a native package is installed here' }, async () => {
     // Neither package is installable on the project's machines (they download binaries at install time).
     const report = await loadBackend('tfjs-node-gpu', { threads: 1 });
-    assert.equal(report.name, 'wasm');
+    // Next after the native packages: the blas backend where its addon was built here, else wasm.
+    assert.equal(report.name, (await loadBlasAddon()).ok ? 'blas' : 'wasm');
     assert.match(report.tried.find((t) => t.name === 'tfjs-node-gpu')!.reason!, /tfjs-node-gpu is not installed/);
     assert.match(report.tried.find((t) => t.name === 'tfjs-node')!.reason!, /tfjs-node is not installed/);
   });

@@ -115,7 +115,7 @@ test('enum values come with their descriptions: normPlacement, activation, backe
   assert.match(markdown(act.find((i) => i.label === '"gelu_tanh"')), /tanh approximation/);
 
   const backend = await complete('{ "version": 1, "training": { "backend": | } }');
-  assert.deepEqual(labels(backend), ['"auto"', '"tfjs-node-gpu"', '"webgpu"', '"tfjs-node"', '"wasm"', '"cpu"', '"cuda"', '"mps"', '"torch-cpu"']);
+  assert.deepEqual(labels(backend), ['"auto"', '"tfjs-node-gpu"', '"webgpu"', '"tfjs-node"', '"blas"', '"wasm"', '"cpu"', '"cuda"', '"mps"', '"torch-cpu"']);
 
   const engine = await complete('{ "version": 1, "training": { "engine": | } }');
   assert.deepEqual(labels(engine), ['"auto"', '"tfjs"', '"torch"']);

@@ -11,6 +11,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { loadBackend } from '../../src/engines/tfjs/backends';
 import { webgpuOrSkip } from '../webgpu-adapter';
+import { loadBlasAddon } from '../../src/engines/tfjs/backends/blas/addon';
 import { computeCost } from '../../src/core/cost';
 import { buildModel, type ModelInputs } from '../../src/core/model';
 import { countMatmulFlops } from '../../src/core/ops';
@@ -52,21 +53,29 @@ function close(actual: number, expected: number, what: string): void {
   assert.ok(Math.abs(actual - expected) <= 1e-3 * expected, `${what}: executed ${actual}, cost model ${expected} (${((actual / expected - 1) * 100).toFixed(3)}%)`);
 }
 
-for (const backend of ['wasm', 'cpu', 'webgpu'] as const) {
+for (const backend of ['wasm', 'cpu', 'webgpu', 'blas'] as const) {
   describe(`executed matmul FLOPs = cost model (${backend})`, () => {
     let skip: string | false = false;
     before(async () => {
-      if (backend !== 'webgpu') {
-        await loadBackend(backend, { threads: 1, strict: true });
+      if (backend === 'webgpu') {
+        skip = (await webgpuOrSkip()).skip;
         return;
       }
-      skip = (await webgpuOrSkip()).skip;
+      if (backend === 'blas') {
+        const found = await loadBlasAddon();
+        if (!found.ok) {
+          skip = `no native BLAS addon here: ${found.reason}`;
+          console.log(`# skipped: ${skip}`);
+          return;
+        }
+      }
+      await loadBackend(backend, { threads: 1, strict: true });
     });
 
     for (const [label, spec] of CASES) {
       it(label, async (t) => {
         if (skip) return t.skip(skip);
-        assert.equal(tf.getBackend(), backend);
+        assert.equal(tf.getBackend(), backend === 'blas' ? 'wasm' : backend);
         const model = buildModel(spec, { seed: 1 });
         const x = inputs();
         try {

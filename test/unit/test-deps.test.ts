@@ -29,6 +29,8 @@ interface Setup {
   torch?: boolean;
   /** Whether a Vulkan loader and a GPU vendor's ICD are there for the webgpu tests (default true). */
   vulkan?: boolean;
+  /** Whether a C compiler and OpenBLAS's headers are there for the blas addon (default true). */
+  blas?: boolean;
 }
 
 function run(s: Setup) {
@@ -66,11 +68,16 @@ function run(s: Setup) {
     writeFileSync(loader, '');
     writeFileSync(icd, '{"ICD": {"library_path": "libGLX_nvidia.so.0"}}');
   }
+  const cblas = path.join(dir, 'cblas.h');
+  if (s.blas ?? true) {
+    tool('cc', 'exit 0');
+    writeFileSync(cblas, '');
+  }
   const osRelease = path.join(dir, 'os-release');
   writeFileSync(osRelease, 'VERSION_CODENAME=bookworm\n');
   const sources = path.join(dir, 'sources.list.d');
   mkdirSync(sources);
-  const env = { PATH: bin, CHROMIUM_PATH: chromium, DEJAVU_FONT: font, TORCH_PYTHON: python, OPENBLAS_BLAS: openblas, VULKAN_LOADER: loader, WEBGPU_ICD: icd, OS_RELEASE: osRelease, APT_SOURCES: sources };
+  const env = { PATH: bin, CHROMIUM_PATH: chromium, DEJAVU_FONT: font, TORCH_PYTHON: python, OPENBLAS_BLAS: openblas, VULKAN_LOADER: loader, WEBGPU_ICD: icd, OS_RELEASE: osRelease, APT_SOURCES: sources, CBLAS_HEADER: cblas };
   const r = spawnSync(BASH, [SCRIPT], { env, encoding: 'utf8', timeout: 10_000 });
   const backports = path.join(sources, 'backports.sources');
   return {
@@ -163,4 +170,12 @@ test('no Vulkan adapter and not root: says the webgpu tests will be skipped and 
   assert.deepEqual(r.apt, []);
   assert.equal(r.backports, undefined);
   assert.match(r.stderr, /webgpu tests will be skipped \(install mesa-vulkan-drivers ≥ 23 and libvulkan1/);
+});
+
+test('no C compiler or OpenBLAS headers, root with apt-get: installs gcc, libc6-dev and libopenblas-dev for the blas addon', () => {
+  const r = run({ uid: 0, apt: true, chromium: true, font: true, blas: false });
+  assert.equal(r.status, 0, r.stderr);
+  const install = r.apt.find((c) => /\binstall\b/.test(c));
+  assert.match(install ?? '', /\bgcc\b.*\blibc6-dev\b.*\blibopenblas-dev\b/);
+  assert.match(r.stderr, /blas backend's addon/);
 });

@@ -1,13 +1,17 @@
 /**
- * Multi-head scaled dot-product attention core: softmax(Q·Kᵀ/√d + mask)·V per head.
+ * Multi-head scaled dot-product attention core: softmax(Q·Kᵀ/√d + mask)·V per head, with a hand-written backward
+ * pass, in one of two formulations chosen by the backend's traits (core/ops/traits.ts `batchedMatMul`):
  *
- * Written as one 2-D matMul per (batch, head) with a hand-written backward pass: XNNPACK only runs plain 2-D
- * A·B, and the stock batched/transposed matMuls (and their gradients) fall back to a scalar loop on wasm (2.7×
- * slower on attention). Heads are cut out of the [B, T, D] tensors with slices along the last axis, which avoids the
- * slow 4-/5-D transposes of the usual reshape→transpose head split.
+ * - 'fast' (a GPU, the blas backend's sgemm, cpu): heads split by one reshape→transpose, then one batched matMul
+ *   per product over all (batch, head) pairs: a handful of dispatches per layer.
+ * - 'slow' (wasm): one 2-D matMul per (batch, head): XNNPACK only runs plain 2-D A·B, and the stock
+ *   batched/transposed matMuls (and their gradients) fall back to a scalar loop on wasm (2.7× slower on attention).
+ *   Heads are cut out of the [B, T, D] tensors with slices along the last axis, which avoids the slow 4-/5-D
+ *   transposes of the usual reshape→transpose head split.
  */
 import * as tf from '@tensorflow/tfjs';
 import { customOp, zerosFor } from './custom';
+import { backendTraits } from './traits';
 
 /** Added to the scores of padded keys (HF/PyTorch BERT; the TF1 reference uses −1000). */
 export const MASK_VALUE = -10000;
@@ -60,7 +64,41 @@ interface Forward {
   context: tf.Tensor3D;
 }
 
+/** [B, T, H·dh] → [B, H, T, dh]. */
+function splitHeads(x: tf.Tensor3D, H: number): tf.Tensor4D {
+  const [B, T, D] = x.shape;
+  return tf.transpose(x.reshape([B, T, H, D / H]), [0, 2, 1, 3]) as tf.Tensor4D;
+}
+
+/** [B, H, T, dh] → [B, T, H·dh]. */
+function mergeHeads(x: tf.Tensor4D): tf.Tensor3D {
+  const [B, H, T, dh] = x.shape;
+  return tf.transpose(x, [0, 2, 1, 3]).reshape([B, T, H * dh]);
+}
+
+function batchedForward(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, maskBias: tf.Tensor | null, H: number): Forward {
+  const scale = 1 / Math.sqrt(q.shape[2] / H);
+  let scores: tf.Tensor = tf.matMul(splitHeads(tf.mul(q, scale), H), splitHeads(k, H), false, true); // [B, H, Tq, Tk]
+  if (maskBias) scores = tf.add(scores, maskBias);
+  const probs = tf.softmax(scores);
+  return { probs, context: mergeHeads(tf.matMul(probs as tf.Tensor4D, splitHeads(v, H))) };
+}
+
+function batchedBackward(dO: tf.Tensor, q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, probs: tf.Tensor, H: number) {
+  const scale = 1 / Math.sqrt(q.shape[2] / H);
+  const p = probs as tf.Tensor4D;
+  const dOh = splitHeads(dO as tf.Tensor3D, H);
+  const dp = tf.matMul(dOh, splitHeads(v, H), false, true); // [B, H, Tq, Tk]
+  const dv = mergeHeads(tf.matMul(p, dOh, true, false));
+  // Softmax backward: ds = p ⊙ (dp − Σ_j dp ⊙ p).
+  const ds = tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), -1, true))) as tf.Tensor4D;
+  const dq = tf.mul(mergeHeads(tf.matMul(ds, splitHeads(k, H))), scale);
+  const dk = mergeHeads(tf.matMul(ds, splitHeads(tf.mul(q, scale), H), true, false));
+  return { dq, dk, dv };
+}
+
 function forward(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, maskBias: tf.Tensor | null, H: number): Forward {
+  if (backendTraits().batchedMatMul === 'fast') return batchedForward(q, k, v, maskBias, H);
   const [B, Tq, D] = q.shape;
   const Tk = k.shape[1];
   const scale = 1 / Math.sqrt(D / H);
@@ -80,6 +118,7 @@ function forward(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, maskBias: tf.Te
 }
 
 function backward(dO: tf.Tensor, q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, probs: tf.Tensor, H: number) {
+  if (backendTraits().batchedMatMul === 'fast') return batchedBackward(dO, q, k, v, probs, H);
   const [B, Tq, D] = q.shape;
   const Tk = k.shape[1];
   const scale = 1 / Math.sqrt(D / H);

@@ -2,17 +2,48 @@
  * Grouped dense and grouped 1-D convolution, both with contiguous channel groups (GroupBERT §2–3, §10.4: group g
  * reads input channels [g·in/G, (g+1)·in/G) and writes output channels [g·out/G, (g+1)·out/G); no interleaving).
  *
- * Both are written as per-group plain 2-D matMuls with hand-written backward passes: that keeps every matMul on
- * XNNPACK in the wasm backend, needs no conv kernels (wasm has no Conv2DBackpropFilter), and the tape keeps only
+ * Both are written with hand-written backward passes, their products in one of two formulations chosen by the
+ * backend's traits (core/ops/traits.ts `batchedMatMul`): 'slow' (wasm) per-group plain 2-D matMuls, which keeps every
+ * matMul on XNNPACK; 'fast' (a GPU, the blas backend, cpu) one batched matMul over the groups, the groups moved to the
+ * front by one transpose. Neither needs conv kernels (wasm has no Conv2DBackpropFilter), and the tape keeps only
  * the op's inputs (the conv's im2col buffer is rebuilt in the backward pass unless `saveIm2col` asks to keep it).
  */
 import * as tf from '@tensorflow/tfjs';
-import { FUSED_KERNELS, fusedKernelsAvailable } from './traits';
+import { backendTraits, FUSED_KERNELS, fusedKernelsAvailable } from './traits';
 import { customOp, lastDim, matMulNT, matMulTN } from './custom';
 import { dense } from './dense';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Grouped dense
+
+/** [N, G·n] → [G, N, n]: the groups to the front (one transpose of neighbouring axes). */
+function groupsFirst(x: tf.Tensor, G: number): tf.Tensor3D {
+  const n = lastDim(x) / G;
+  return tf.transpose(x.reshape([-1, G, n]), [1, 0, 2]) as tf.Tensor3D;
+}
+
+/** [G, N, n] → [N, G·n]. */
+function groupsLast(y: tf.Tensor3D): tf.Tensor2D {
+  const [G, N, n] = y.shape;
+  return tf.transpose(y, [1, 0, 2]).reshape([N, G * n]) as tf.Tensor2D;
+}
+
+/** One batched product over the groups: x [G, N, ki] · w [G, ki, ko]. */
+const batchedGroupedDenseOp = customOp<[tf.Tensor, tf.Tensor3D]>(([x, w], save) => {
+  const G = w.shape[0];
+  const xShape = x.shape;
+  const xg = groupsFirst(x, G);
+  save([w, xg]);
+  return {
+    value: groupsLast(tf.matMul(xg, w)).reshape([...xShape.slice(0, -1), G * w.shape[2]]),
+    gradFunc: (dy, [w, xg]) => {
+      const dyg = groupsFirst(dy, G);
+      const dx = groupsLast(tf.matMul(dyg, w as tf.Tensor3D, false, true)).reshape(xShape);
+      const dw = tf.matMul(xg as tf.Tensor3D, dyg, true, false);
+      return [dx, dw];
+    },
+  };
+});
 
 const groupedDenseOp = customOp<[tf.Tensor, tf.Tensor3D]>(([x, w], save) => {
   const [G, ki, ko] = w.shape;
@@ -49,7 +80,7 @@ export function groupedDense(x: tf.Tensor, kernel: tf.Tensor3D, bias?: tf.Tensor
     throw new Error(`groupedDense: bias must be [${G * ko}], got [${bias.shape}]`);
   }
   if (G === 1) return dense(x, kernel.reshape([ki, ko]) as tf.Tensor2D, bias);
-  const y = groupedDenseOp(x, kernel);
+  const y = (backendTraits().batchedMatMul === 'fast' ? batchedGroupedDenseOp : groupedDenseOp)(x, kernel);
   return bias ? tf.add(y, bias) : y;
 }
 
@@ -128,6 +159,10 @@ function groupsOf(y: tf.Tensor, G: number): tf.Tensor2D[] {
 
 /** The forward computation from im2col matrices. W [G, K·Cin_g, Cout_g]. */
 function convFromCols(cols: tf.Tensor2D[], W: tf.Tensor3D, B: number, T: number): tf.Tensor3D {
+  if (backendTraits().batchedMatMul === 'fast' && cols.length > 1) {
+    // One batched product over the groups: [G, B·T, K·Cg] · [G, K·Cg, Cout_g].
+    return groupsLast(tf.matMul(tf.stack(cols) as tf.Tensor3D, W)).reshape([B, T, W.shape[0] * W.shape[2]]) as tf.Tensor3D;
+  }
   const ws = tf.unstack(W) as tf.Tensor2D[];
   return fromGroups(
     cols.map((c, g) => tf.matMul(c, ws[g]!)),
@@ -161,8 +196,13 @@ function makeConvOp(K: number, before: number, after: number, saveIm2col: boolea
       gradFunc: (dy, [x, W, ...saved]) => {
         const dx = convForward(dy as tf.Tensor3D, flipKernel(W as tf.Tensor3D, K), K, after, before);
         const cs = saved.length > 0 ? (saved as tf.Tensor2D[]) : im2colGroups(x as tf.Tensor3D, K, before, after, G);
-        const dys = groupsOf(dy, G);
-        const dW = tf.stack(cs.map((c, g) => matMulTN(c, dys[g]!)));
+        let dW: tf.Tensor;
+        if (backendTraits().batchedMatMul === 'fast' && G > 1) {
+          dW = tf.matMul(tf.stack(cs) as tf.Tensor3D, groupsFirst(dy, G), true, false);
+        } else {
+          const dys = groupsOf(dy, G);
+          dW = tf.stack(cs.map((c, g) => matMulTN(c, dys[g]!)));
+        }
         return [dx, dW];
       },
     };

@@ -23,6 +23,12 @@ export const ENGINE_BACKENDS = [
   },
   {
     engine: "tfjs",
+    name: "blas",
+    description: "`blas`: wasm with its matrix products on the machine's BLAS (OpenBLAS, Accelerate) through a native addon built at install; where it could not be built, `auto` goes on to wasm and says why.",
+    memory: { limit: 4026531840, why: "the tensors stay on the wasm heap, which addresses at most 4 GiB" },
+  },
+  {
+    engine: "tfjs",
     name: "wasm",
     description: "`wasm`: WebAssembly with SIMD (and threads where possible); ships with ConvBERT Studio.",
     memory: { limit: 4026531840, why: "WebAssembly addresses at most 4 GiB, about 256 MiB of which TF.js needs itself" },

@@ -32,6 +32,8 @@ export interface BackendDeclaration<N extends string = string> {
    * also needs a device found only when it loads (a GPU adapter), so an installed package does not say `auto` takes it.
    */
   readonly requires?: { readonly package: string; readonly hint: string; readonly device?: boolean };
+  /** Loads only where something is known only by trying (e.g. a native addon built at install): what. */
+  readonly conditional?: string;
 }
 
 /** One candidate tried by the chooser. */
@@ -65,6 +67,8 @@ export interface LoadOutcome {
   simd?: boolean;
   /** The device it runs on, where it has one worth naming (a GPU adapter). */
   device?: DeviceReport;
+  /** The native library doing its heavy lifting, where it has one (e.g. "OpenBLAS 0.3.21, 2 BLAS threads"). */
+  library?: string;
 }
 
 /** A GPU adapter as the run record, the CLI and the Runs view name it. */

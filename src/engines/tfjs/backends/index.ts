@@ -1,7 +1,7 @@
 /**
  * Choose and load a TF.js backend, and say why the others were skipped.
  *
- * Order for 'auto': the order of ./registry.ts (tfjs-node-gpu → webgpu → tfjs-node → wasm → cpu). An explicit preference
+ * Order for 'auto': the order of ./registry.ts (tfjs-node-gpu → webgpu → tfjs-node → blas → wasm → cpu). An explicit preference
  * starts the same chain at that entry (so 'tfjs-node' falls back to wasm, then cpu) unless `strict` is set. Each
  * backend is a folder here: index.ts declares it (TF.js-free), load.ts loads it and declares its traits
  * (core/ops/traits.ts); ./loaders.ts maps names to loaders. The native packages are optional add-ons and are only
@@ -51,6 +51,8 @@ export interface BackendReport {
   simd?: boolean;
   /** Backends on a GPU adapter (webgpu): the adapter and the limits requested. */
   device?: DeviceReport;
+  /** Backends on a native library (blas): which, and its threads. */
+  library?: string;
 }
 
 export interface LoadBackendOptions {
@@ -79,7 +81,7 @@ export function defaultThreads(): number {
 export function describeBackend(report: BackendReport): string {
   if (report.device) return `${report.name} (${adapterLine(report.device)})`;
   if (report.threads === undefined && report.simd === undefined) return report.name;
-  const bits = [report.simd ? 'SIMD' : 'no SIMD', `${report.threads ?? 1} thread${report.threads === 1 ? '' : 's'}`];
+  const bits = [...(report.library ? [report.library] : []), report.simd ? 'SIMD' : 'no SIMD', `${report.threads ?? 1} thread${report.threads === 1 ? '' : 's'}`];
   return `${report.name} (${bits.join(', ')})`;
 }
 
@@ -109,11 +111,12 @@ export async function loadBackend(preference: BackendPreference, opts: LoadBacke
     const outcome = await BACKEND_LOADERS[choice](ctx);
     const attempt = outcome.attempt;
     tried.push(...(outcome.before ?? []));
-    const extra: Pick<BackendReport, 'threads' | 'simd' | 'device'> = attempt.ok
+    const extra: Pick<BackendReport, 'threads' | 'simd' | 'device' | 'library'> = attempt.ok
       ? {
           ...(outcome.threads !== undefined ? { threads: outcome.threads } : {}),
           ...(outcome.simd !== undefined ? { simd: outcome.simd } : {}),
           ...(outcome.device ? { device: outcome.device } : {}),
+          ...(outcome.library ? { library: outcome.library } : {}),
         }
       : {};
     tried.push(attempt);

@@ -3,6 +3,8 @@
  * makes a backend of ./registry.ts without a loader here a compile error.
  */
 import type { BackendLoader } from './backend';
+import { loadBlas } from './blas/load';
+import { removeBlasMatMul } from './blas/matmul';
 import { loadCpu } from './cpu/load';
 import type { TfjsBackendName } from './registry';
 import { loadTfjsNode } from './tfjs-node/load';
@@ -14,6 +16,11 @@ export const BACKEND_LOADERS: { readonly [N in TfjsBackendName]: BackendLoader }
   'tfjs-node-gpu': loadTfjsNodeGpu,
   webgpu: loadWebgpu,
   'tfjs-node': loadTfjsNode,
-  wasm: loadWasm,
+  blas: loadBlas,
+  // Plain wasm: TF.js's own matrix products (the blas backend replaces them while it is the one loaded).
+  wasm: async (ctx) => {
+    removeBlasMatMul();
+    return loadWasm(ctx);
+  },
   cpu: loadCpu,
 };

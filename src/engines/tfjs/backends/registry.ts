@@ -5,6 +5,7 @@
  *
  * Adding a backend: its folder (index.ts declaring it, load.ts loading it), one line here, one line in ./loaders.ts.
  */
+import { blas } from './blas';
 import { cpu } from './cpu';
 import { tfjsNode } from './tfjs-node';
 import { tfjsNodeGpu } from './tfjs-node-gpu';
@@ -15,6 +16,7 @@ export const TFJS_BACKENDS = [
   tfjsNodeGpu,
   webgpu,
   tfjsNode,
+  blas,
   wasm,
   cpu,
 ] as const;

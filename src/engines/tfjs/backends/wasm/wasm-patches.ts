@@ -321,16 +321,18 @@ function transposeMatrix(src: TypedArray, so: number, R: number, C: number, dst:
 
 /**
  * The SIMD kernels' shape of a permutation, when it has one: the last two axes swapped (a batch of matrix
- * transposes) or the first two swapped with the rest kept (runs of the trailing elements).
+ * transposes) or two neighbouring axes swapped with the rest kept (runs of the trailing elements), for each index of
+ * the axes before them (a batch: e.g. [B, T, H, dh] → [B, H, T, dh], the heads of a batched attention).
  */
-function simdTransposeCase(shape: readonly number[], perm: readonly number[]): { kind: 'matrices'; batch: number; rows: number; cols: number } | { kind: 'leading'; a: number; b: number; run: number } | undefined {
+function simdTransposeCase(shape: readonly number[], perm: readonly number[]): { kind: 'matrices'; batch: number; rows: number; cols: number } | { kind: 'leading'; batch: number; a: number; b: number; run: number } | undefined {
   const r = perm.length;
   if (r < 2) return undefined;
   if (perm.every((p, i) => (i < r - 2 ? p === i : p === (i === r - 2 ? r - 1 : r - 2)))) {
     return { kind: 'matrices', batch: tf.util.sizeFromShape(shape.slice(0, -2) as number[]), rows: shape[r - 2]!, cols: shape[r - 1]! };
   }
-  if (perm[0] === 1 && perm[1] === 0 && perm.every((p, i) => i < 2 || p === i)) {
-    return { kind: 'leading', a: shape[0]!, b: shape[1]!, run: tf.util.sizeFromShape(shape.slice(2) as number[]) };
+  const k = perm.findIndex((p, i) => p !== i);
+  if (k >= 0 && k < r - 1 && perm[k] === k + 1 && perm[k + 1] === k && perm.every((p, i) => i === k || i === k + 1 || p === i)) {
+    return { kind: 'leading', batch: tf.util.sizeFromShape(shape.slice(0, k) as number[]), a: shape[k]!, b: shape[k + 1]!, run: tf.util.sizeFromShape(shape.slice(k + 2) as number[]) };
   }
   return undefined;
 }
@@ -347,7 +349,10 @@ function makeTranspose(stockTranspose: KernelFunc | undefined): KernelFunc {
       const out = backend.makeOutput(perm.map((p) => s[p]!), x.dtype);
       const [src, dst] = [heapOffset(backend, x), heapOffset(backend, out)];
       if (simdCase.kind === 'matrices') simd.transpose(src, dst, simdCase.batch, simdCase.rows, simdCase.cols);
-      else simd.swap_leading(src, dst, simdCase.a, simdCase.b, simdCase.run);
+      else {
+        const bytes = simdCase.a * simdCase.b * simdCase.run * 4;
+        for (let i = 0; i < simdCase.batch; i++) simd.swap_leading(src + i * bytes, dst + i * bytes, simdCase.a, simdCase.b, simdCase.run);
+      }
       return out;
     }
     const fast = x.dtype !== 'string' && x.dtype !== 'complex64' && perm.join(',') === '1,0';

@@ -54,7 +54,7 @@ export function simdKernelsEnabled(): boolean {
 }
 
 /** The module's memory: exported by the single-threaded build, created in JS (and shared) by the threaded one. */
-function wasmMemory(backend: BackendWasm): WasmMemory | undefined {
+export function wasmMemory(backend: BackendWasm): WasmMemory | undefined {
   const m = backend.wasm as unknown as { wasmMemory?: WasmMemory; asm?: { memory?: WasmMemory }; wasmExports?: { memory?: WasmMemory } };
   return m.wasmMemory ?? m.asm?.memory ?? m.wasmExports?.memory;
 }
