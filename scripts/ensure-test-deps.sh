@@ -11,6 +11,13 @@
 # are looked for at $DEJAVU_FONT, else Debian's path of DejaVuSans.ttf.
 set -euo pipefail
 
+# apt-get update, then install the packages given (non-interactive, no recommends).
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "$@"
+}
+
 # PyTorch for the torch engine: the interpreter its tests use ($CONVBERT_PYTHON, else Debian's /usr/bin/python3;
 # TORCH_PYTHON and OPENBLAS_BLAS override both checks, for this script's own test).
 TORCH_PYTHON=${TORCH_PYTHON:-${CONVBERT_PYTHON:-/usr/bin/python3}}
@@ -24,9 +31,7 @@ have_openblas() {
 if ! "$TORCH_PYTHON" -c 'import torch, numpy' >/dev/null 2>&1 || ! have_openblas; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ -z "${CONVBERT_PYTHON:-}" ]; then
     echo "ensure-test-deps: PyTorch for the torch engine's tests: apt-get install ${TORCH_PACKAGES[*]}" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${TORCH_PACKAGES[@]}"
+    apt_install "${TORCH_PACKAGES[@]}"
   else
     echo "ensure-test-deps: no PyTorch with OpenBLAS in ${TORCH_PYTHON}: the torch engine's tests will be skipped (install ${TORCH_PACKAGES[*]}, or set CONVBERT_PYTHON)" >&2
   fi
@@ -53,7 +58,6 @@ have_vulkan_adapter() {
 }
 if ! have_vulkan_adapter; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    export DEBIAN_FRONTEND=noninteractive
     codename=$(. "${OS_RELEASE:-/etc/os-release}" 2>/dev/null && echo "${VERSION_CODENAME:-}")
     sources=${APT_SOURCES:-/etc/apt/sources.list.d}
     if [ "$codename" = bookworm ]; then
@@ -63,12 +67,10 @@ if ! have_vulkan_adapter; then
           "${uri:-http://deb.debian.org/debian}" >"$sources/backports.sources"
       fi
       echo "ensure-test-deps: a Vulkan adapter for the webgpu tests: apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1" >&2
-      apt-get update -qq
-      apt-get install -y -qq --no-install-recommends -t bookworm-backports mesa-vulkan-drivers libvulkan1
+      apt_install -t bookworm-backports mesa-vulkan-drivers libvulkan1
     else
       echo "ensure-test-deps: a Vulkan adapter for the webgpu tests: apt-get install mesa-vulkan-drivers libvulkan1" >&2
-      apt-get update -qq
-      apt-get install -y -qq --no-install-recommends mesa-vulkan-drivers libvulkan1
+      apt_install mesa-vulkan-drivers libvulkan1
     fi
   else
     echo "ensure-test-deps: no Vulkan adapter Dawn accepts: the webgpu tests will be skipped (install mesa-vulkan-drivers ≥ 23 and libvulkan1; on Debian bookworm from bookworm-backports)" >&2
@@ -88,9 +90,7 @@ have_blas_build() {
 if ! have_blas_build; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "ensure-test-deps: a C compiler and OpenBLAS for the blas backend's addon: apt-get install ${BLAS_PACKAGES[*]}" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${BLAS_PACKAGES[@]}"
+    apt_install "${BLAS_PACKAGES[@]}"
   else
     echo "ensure-test-deps: no C compiler or OpenBLAS headers: the blas backend's tests will be skipped (install ${BLAS_PACKAGES[*]})" >&2
   fi
@@ -109,9 +109,7 @@ what=${missing[0]}
 [ ${#missing[@]} -gt 1 ] && what="$what and ${missing[1]}"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "ensure-test-deps: ${what} missing: apt-get install ${PACKAGES[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}"
+  apt_install "${PACKAGES[@]}"
   if [ -x "$CHROMIUM" ] && [ -f "$FONT" ]; then exit 0; fi
   echo "ensure-test-deps: apt-get installed ${PACKAGES[*]}, but ${CHROMIUM} or ${FONT} is still missing; set CHROMIUM_PATH to a Chromium binary" >&2
   exit 1
