@@ -563,3 +563,30 @@ test('a cancelled run offers Resume only when it holds a checkpoint (cancelled w
   assert.equal(isResumable('completed', false, true), false);
   assert.equal(isResumable('interrupted', false, false), true, 'an interrupted run is offered Resume; without a checkpoint, Resume offers Start over');
 });
+
+test('issue #13: a GPU run names its adapter and the limits requested (the Runs view shows both), from disk and live', async () => {
+  const ws = workspace();
+  const root = path.join(ws, RUNS_DIR);
+  const details = {
+    description: 'webgpu (nvidia hopper (NVIDIA: 580.159.04))',
+    adapter: 'nvidia hopper',
+    adapterDescription: 'NVIDIA: 580.159.04',
+    softwareAdapter: false,
+    limits: 'maxStorageBuffersPerShaderStage=16, maxStorageBufferBindingSize=2147483644',
+  };
+  const started: TrainerMessageBody = { type: 'started', runId: 'g', runDir: 'g', backend: { requested: 'webgpu', name: 'webgpu', skipped: [], details }, seed: 1, step: 0, totalSteps: 2, resumed: false };
+  writeRun(root, '20250105-100000-000-eeeeee', { state: 'completed', step: 2, totalSteps: 2, backend: { requested: 'webgpu', name: 'webgpu', description: details.description, limits: details.limits } }, [
+    started,
+    metrics(1, 5),
+    metrics(2, 4),
+    { type: 'done', reason: 'completed', step: 2, summary: {} },
+  ]);
+  const registry = new RunRegistry({ roots: () => [root] });
+  await registry.refresh();
+  const [run] = registry.list();
+  assert.equal(run?.backend, 'webgpu');
+  assert.equal(run?.backendDescription, 'webgpu (nvidia hopper (NVIDIA: 580.159.04))');
+  assert.equal(run?.backendLimits, details.limits);
+  const info = await readRunInfo(path.join(root, '20250105-100000-000-eeeeee'));
+  assert.equal(info?.backend?.limits, details.limits, 'run.json keeps the limits');
+});
