@@ -3,24 +3,15 @@
  * why not: the build's own status file (build/convbert_blas.json) names what was missing at install. Found and loaded
  * through a `ModuleResolver` like the optional packages, so the tests' stand-in resolvers decide whether it is there.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { packageRoot } from '../../../trainer/entry';
 import { createNodeResolver, type ModuleResolver } from '../resolver';
 
 export interface BlasAddon {
   sgemm(heap: Uint8Array, a: number, b: number, c: number, batch: number, m: number, n: number, k: number, transA: boolean, transB: boolean, strideA: number, strideB: number): void;
   config(): string;
   threads(n?: number): number;
-}
-
-/** The folder with ConvBERT Studio's package.json, from this file (src/engines/tfjs/backends/blas, or dist/). */
-function packageRoot(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'native'))) return dir;
-    dir = path.dirname(dir);
-  }
-  return path.resolve(__dirname, '..', '..', '..', '..', '..');
 }
 
 export type AddonResult = { ok: true; addon: BlasAddon; file: string } | { ok: false; reason: string };
