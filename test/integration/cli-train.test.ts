@@ -18,23 +18,17 @@ import { loadLatestCheckpoint } from '../../src/run-format/checkpoint';
 import { readMetricEvents } from '../../src/run-format/metrics';
 import { readRunInfo } from '../../src/run-format/run-dir';
 import type { TrainerMessage, TrainerMessageOf } from '../../src/protocol';
-import { JOB_MODULE_ENV, loadJobFactory } from '../../src/engines/tfjs/trainer/jobs';
+import { JOB_MODULE_ENV } from '../../src/engines/tfjs/trainer/jobs';
+import { useBuiltInTrainer } from '../cli-harness';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'src/cli/main.ts');
-const MLM_JOB = path.join(ROOT, 'src/core/train/mlm-job.ts');
 const CORPUS = path.join(ROOT, 'test/fixtures/corpus/small.txt');
 const TSX = require.resolve('tsx');
 
 // Every trainer these tests start (in-process CLI or child CLI) inherits this environment.
 before(async () => {
-  delete process.env.CONVBERT_TRAINER_ENTRY;
-  delete process.env[JOB_MODULE_ENV];
-  const wired = await loadJobFactory(undefined).then(
-    () => true,
-    () => false,
-  );
-  if (!wired) process.env[JOB_MODULE_ENV] = MLM_JOB;
+  useBuiltInTrainer();
 });
 
 /** A 1-layer BERT with hidden 32 on a 1 kB corpus: 12 steps of 2×16 tokens, eval every 5, checkpoint every 4. */

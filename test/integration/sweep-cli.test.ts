@@ -15,25 +15,17 @@ import { readMetricEvents } from '../../src/run-format/metrics';
 import { initRunDir, readRunInfo } from '../../src/run-format/run-dir';
 import { listCheckpoints } from '../../src/run-format/checkpoint-name';
 import { readSweepState, writeSweepState } from '../../src/engines/sweep';
-import { JOB_MODULE_ENV, loadJobFactory } from '../../src/engines/tfjs/trainer/jobs';
 import { findTorchPython } from '../../src/engines/torch/python';
-import { cli } from '../cli-harness';
+import { cli, useBuiltInTrainer } from '../cli-harness';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'src/cli/main.ts');
-const MLM_JOB = path.join(ROOT, 'src/core/train/mlm-job.ts');
 const CORPUS = path.join(ROOT, 'test/fixtures/corpus/small.txt');
 const TSX = require.resolve('tsx');
 
 let engine: { engine: string; backend: string } = { engine: 'tfjs', backend: 'cpu' };
 before(async () => {
-  delete process.env.CONVBERT_TRAINER_ENTRY;
-  delete process.env[JOB_MODULE_ENV];
-  const wired = await loadJobFactory(undefined).then(
-    () => true,
-    () => false,
-  );
-  if (!wired) process.env[JOB_MODULE_ENV] = MLM_JOB;
+  useBuiltInTrainer();
   const probe = await findTorchPython();
   if (probe.ok) engine = { engine: 'torch', backend: 'auto' };
   console.log(`# engine: ${engine.engine} (${engine.backend})`);

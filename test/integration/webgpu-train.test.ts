@@ -21,7 +21,7 @@ import { createColors } from 'picocolors';
 import { runCli } from '../../src/cli/main';
 import type { CliIo } from '../../src/cli/io';
 import { resolveSpec } from '../../src/core/spec';
-import { JOB_MODULE_ENV, loadJobFactory } from '../../src/engines/tfjs/trainer/jobs';
+import { useBuiltInTrainer } from '../cli-harness';
 import { readMetricEvents } from '../../src/run-format/metrics';
 import { readRunInfo } from '../../src/run-format/run-dir';
 import { assertSameCurve, jobLosses, tinySpec, VARIANTS } from '../train-parity';
@@ -36,14 +36,8 @@ let skip: string | false = false;
 let dir = '';
 
 before(async () => {
-  // The trainer the CLI forks runs the masked-LM job: the built-in one where wired, else through the job module.
-  delete process.env.CONVBERT_TRAINER_ENTRY;
-  delete process.env[JOB_MODULE_ENV];
-  const wired = await loadJobFactory(undefined).then(
-    () => true,
-    () => false,
-  );
-  if (!wired) process.env[JOB_MODULE_ENV] = join(ROOT, 'src/core/train/mlm-job.ts');
+  // The trainer the CLI forks runs the built-in masked-LM job.
+  useBuiltInTrainer();
   dir = mkdtempSync(join(tmpdir(), 'convbert-webgpu-train-'));
   copyFileSync(CORPUS, join(dir, 'corpus.txt'));
   skip = (await webgpuOrSkip()).skip;

@@ -14,8 +14,7 @@ import { BACKEND_DESCRIPTIONS, BACKEND_MEMORY_LIMITS } from '../../src/core/spec
 import { resolveSpec } from '../../src/core/spec/resolve';
 import type { SpecFile } from '../../src/core/spec/schema';
 import { validateSpecText } from '../../src/core/validate/validate';
-import { JOB_MODULE_ENV, loadJobFactory } from '../../src/engines/tfjs/trainer/jobs';
-import { cli } from '../cli-harness';
+import { cli, useBuiltInTrainer } from '../cli-harness';
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
@@ -142,12 +141,7 @@ after(() => {
 });
 
 before(async () => {
-  delete process.env.CONVBERT_TRAINER_ENTRY;
-  const wired = await loadJobFactory(undefined).then(
-    () => true,
-    () => false,
-  );
-  if (!wired) process.env[JOB_MODULE_ENV] = path.resolve(__dirname, '../../src/core/train/mlm-job.ts');
+  useBuiltInTrainer();
 });
 
 
