@@ -55,6 +55,12 @@ export function axisColours(theme: Theme) {
   };
 }
 
+/** A linear value axis titled `text`, in the theme's colours (the loss and sweep charts' y axis). */
+export function linearAxis(theme: Theme, text: string) {
+  const axes = axisColours(theme);
+  return { type: 'linear' as const, title: { display: true, text, ...axes.title }, ticks: axes.ticks, grid: axes.grid, border: axes.border };
+}
+
 export function tooltipColours(theme: Theme) {
   return {
     backgroundColor: theme.background,

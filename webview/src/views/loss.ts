@@ -11,7 +11,7 @@ import '@vscode-elements/elements/dist/vscode-radio/index.js';
 import '@vscode-elements/elements/dist/vscode-radio-group/index.js';
 import type { VscodeCheckbox } from '@vscode-elements/elements/dist/vscode-checkbox/vscode-checkbox.js';
 import type { VscodeRadio } from '@vscode-elements/elements/dist/vscode-radio/vscode-radio.js';
-import { axisColours, createChart, isOneTwoFive, tooltipColours, type Chart } from '../charts';
+import { axisColours, createChart, isOneTwoFive, linearAxis, tooltipColours, type Chart } from '../charts';
 import type { AppContext, View } from '../context';
 import { h, replaceChildren, uid } from '../dom';
 import { composePng, csv, safeFileName } from '../export';
@@ -308,7 +308,7 @@ export class LossView implements View {
       grid: axes.grid,
       border: axes.border,
     };
-    const y = { type: 'linear' as const, title: { display: true, text: 'loss', ...axes.title }, ticks: axes.ticks, grid: axes.grid, border: axes.border };
+    const y = linearAxis(theme, 'loss');
     if (!this.chart) {
       this.chart = createChart<'line', XY[]>('loss', this.canvas, {
         type: 'line',

@@ -6,7 +6,7 @@
  * and its live `metrics`/`eval` messages); the sweep (`sweeps` message) only names them.
  */
 import type { ChartDataset, TooltipItem } from 'chart.js';
-import { axisColours, createChart, isOneTwoFive, tooltipColours, type Chart } from '../charts';
+import { axisColours, createChart, isOneTwoFive, linearAxis, tooltipColours, type Chart } from '../charts';
 import type { AppContext, View } from '../context';
 import { h, replaceChildren, uid } from '../dom';
 import { duration, short, si } from '../../../src/format';
@@ -123,7 +123,7 @@ export class SweepView implements View {
       grid: axes.grid,
       border: axes.border,
     };
-    const y = { type: 'linear' as const, title: { display: true, text: 'validation loss', ...axes.title }, ticks: axes.ticks, grid: axes.grid, border: axes.border };
+    const y = linearAxis(theme, 'validation loss');
     if (!this.chart) {
       this.chart = createChart<'line', XY[]>('sweep', this.canvas, {
         type: 'line',
