@@ -6,11 +6,11 @@
  * in a pipe or a log file one line per event (start, skip, evaluation, end), and a run's progress line every
  * `intervalMs` (its first and last step always).
  */
-import { MultiBar, type SingleBar } from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
 import type { SweepEvent } from '../engines/sweep';
 import { duration, metric, si } from '../format';
 import type { CliIo } from './io';
-import type { BarStream } from './train-progress';
+import { BarDisplay, barStream, type BarStream } from './bar-display';
 
 export interface TallyRun {
   id: string;
@@ -180,30 +180,17 @@ export class LineSweepView implements SweepView {
   end(): void {}
 }
 
-export class BarSweepView implements SweepView {
-  private readonly multibar: MultiBar;
+export class BarSweepView extends BarDisplay implements SweepView {
   private readonly overall: SingleBar;
   private readonly bars = new Map<string, SingleBar>();
-  private ended = false;
 
   constructor(
-    private readonly io: CliIo,
+    io: CliIo,
     private readonly tally: SweepTally,
     stream: BarStream,
   ) {
-    const { cyan, dim } = io.color;
-    this.multibar = new MultiBar({
-      stream,
-      format: `  ${cyan('{bar}')} {label}`,
-      barCompleteChar: '█',
-      barIncompleteChar: '░',
-      barsize: 24,
-      hideCursor: true,
-      gracefulExit: false, // Ctrl+C is ours: it stops the runs gracefully
-      clearOnComplete: false,
-      linewrap: false,
-      fps: 5,
-    });
+    super(io, stream, '{label}');
+    const { dim } = io.color;
     this.overall = this.multibar.create(1000, 0, { label: `sweep ${dim('|')} ${tally.line()}` });
   }
 
@@ -226,26 +213,10 @@ export class BarSweepView implements SweepView {
     const line = event.type === 'progress' ? undefined : eventLine(event);
     if (line) this.multibar.log(`${line}\n`);
   }
-
-  note(text: string, stream: 'out' | 'err' = 'out'): void {
-    if (this.ended) {
-      (stream === 'out' ? this.io.out : this.io.err)(`${text}\n`);
-      return;
-    }
-    this.multibar.log(`${text}\n`);
-  }
-
-  end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.multibar.update();
-    this.multibar.stop();
-  }
 }
 
 /** A redrawn block on a terminal, lines elsewhere. */
 export function createSweepView(io: CliIo, tally: SweepTally, options: { stream?: BarStream; intervalMs?: number } = {}): SweepView {
   if (!io.isTTY) return new LineSweepView(io, tally, options.intervalMs);
-  const stream = options.stream ?? (process.stderr.isTTY ? process.stderr : process.stdout);
-  return new BarSweepView(io, tally, stream);
+  return new BarSweepView(io, tally, barStream(options.stream));
 }

@@ -3,8 +3,9 @@
  * ETA, redrawn in place, with messages printed above it), or plain lines in a pipe or a log file (the first step,
  * then one every `intervalMs`, and the last).
  */
-import { MultiBar, type SingleBar } from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
 import type { MetricsMessage, ProgressMessage } from '../protocol';
+import { BarDisplay, barStream, type BarStream } from './bar-display';
 import type { CliIo } from './io';
 import { duration, metric, rate } from '../format';
 
@@ -73,30 +74,16 @@ export class LineProgress implements ProgressView {
 }
 
 /** The terminal's stream for the bar; cli-progress needs a real stream (cursor moves). */
-export type BarStream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
-
-export class BarProgress implements ProgressView {
-  private readonly multibar: MultiBar;
+export class BarProgress extends BarDisplay implements ProgressView {
   private bar: SingleBar | undefined;
-  private ended = false;
 
-  constructor(
-    private readonly io: CliIo,
-    stream: BarStream,
-  ) {
-    const { cyan, dim } = io.color;
-    this.multibar = new MultiBar({
-      stream,
-      format: `  ${cyan('{bar}')} {value}/{total} steps ${dim('|')} loss {loss} ${dim('|')} {tps} tokens/s ${dim('|')} ETA {etaText}`,
-      barCompleteChar: '█',
-      barIncompleteChar: '░',
-      barsize: 24,
-      hideCursor: true,
-      gracefulExit: false, // Ctrl+C is ours: it stops the run gracefully
-      clearOnComplete: false,
-      linewrap: false,
-      fps: 5,
-    });
+  constructor(io: CliIo, stream: BarStream) {
+    const { dim } = io.color;
+    super(io, stream, `{value}/{total} steps ${dim('|')} loss {loss} ${dim('|')} {tps} tokens/s ${dim('|')} ETA {etaText}`);
+  }
+
+  protected override drawing(): boolean {
+    return this.bar !== undefined;
   }
 
   begin(step: number, total: number): void {
@@ -112,26 +99,10 @@ export class BarProgress implements ProgressView {
       etaText: eta(progress),
     });
   }
-
-  note(text: string, stream: 'out' | 'err' = 'out'): void {
-    if (this.ended || !this.bar) {
-      (stream === 'out' ? this.io.out : this.io.err)(`${text}\n`);
-      return;
-    }
-    this.multibar.log(`${text}\n`);
-  }
-
-  end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    if (this.bar) this.multibar.update(); // flushes the lines logged since the last redraw
-    this.multibar.stop();
-  }
 }
 
 /** A bar on a terminal, lines elsewhere. */
 export function createProgressView(io: CliIo, options: { stream?: BarStream; intervalMs?: number } = {}): ProgressView {
   if (!io.isTTY) return new LineProgress(io, options.intervalMs);
-  const stream = options.stream ?? (process.stderr.isTTY ? process.stderr : process.stdout);
-  return new BarProgress(io, stream);
+  return new BarProgress(io, barStream(options.stream));
 }
