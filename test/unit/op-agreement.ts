@@ -155,6 +155,17 @@ export const OP_GROUPS: OpGroup[] = [
         }),
       },
       {
+        // Attention dropout's scaled keep mask (rate 0.25: 0 or 4/3), a fixed pattern made inside the op's function.
+        name: 'attention with a dropout keep mask',
+        make: () => ({
+          inputs: [randn([2, 16, 32], 54), randn([2, 16, 32], 55), randn([2, 16, 32], 56), mask()],
+          f: (q, k, v, m) => {
+            const keep = tf.tensor4d(Float32Array.from({ length: 2 * 4 * 16 * 16 }, (_, i) => ((i * 7919) % 4 === 0 ? 0 : 4 / 3)), [2, 4, 16, 16]);
+            return attention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, m!, 4, { keep }) as tf.Tensor3D;
+          },
+        }),
+      },
+      {
         name: 'attention probs',
         make: () => ({
           inputs: [randn([2, 16, 32], 53), mask()],

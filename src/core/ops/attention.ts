@@ -19,6 +19,11 @@ export const MASK_VALUE = -10000;
 export interface AttentionOptions {
   /** Also return the attention probabilities [B, H, T_q, T_k] (for probes; no gradient flows through them). */
   returnProbs?: boolean;
+  /**
+   * A multiplier of the probabilities before P·V, [B, H, T_q, T_k]: attention dropout's scaled keep mask (0 or
+   * 1/(1−rate)). No gradient flows to it. The returned probabilities are the undropped ones.
+   */
+  keep?: tf.Tensor;
 }
 
 export interface AttentionResult {
@@ -76,20 +81,25 @@ function mergeHeads(x: tf.Tensor4D): tf.Tensor3D {
   return tf.transpose(x, [0, 2, 1, 3]).reshape([B, T, H * dh]);
 }
 
-function batchedForward(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, maskBias: tf.Tensor | null, H: number): Forward {
+/** The probabilities as P·V takes them: times the dropout keep mask, if any. */
+function dropped(probs: tf.Tensor, keep: tf.Tensor | null): tf.Tensor {
+  return keep ? tf.mul(probs, keep) : probs;
+}
+
+function batchedForward(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, maskBias: tf.Tensor | null, keep: tf.Tensor | null, H: number): Forward {
   const scale = 1 / Math.sqrt(q.shape[2] / H);
   let scores: tf.Tensor = tf.matMul(splitHeads(tf.mul(q, scale), H), splitHeads(k, H), false, true); // [B, H, Tq, Tk]
   if (maskBias) scores = tf.add(scores, maskBias);
   const probs = tf.softmax(scores);
-  return { probs, context: mergeHeads(tf.matMul(probs as tf.Tensor4D, splitHeads(v, H))) };
+  return { probs, context: mergeHeads(tf.matMul(dropped(probs, keep) as tf.Tensor4D, splitHeads(v, H))) };
 }
 
-function batchedBackward(dO: tf.Tensor, q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, probs: tf.Tensor, H: number) {
+function batchedBackward(dO: tf.Tensor, q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, probs: tf.Tensor, keep: tf.Tensor | null, H: number) {
   const scale = 1 / Math.sqrt(q.shape[2] / H);
   const p = probs as tf.Tensor4D;
   const dOh = splitHeads(dO as tf.Tensor3D, H);
-  const dp = tf.matMul(dOh, splitHeads(v, H), false, true); // [B, H, Tq, Tk]
-  const dv = mergeHeads(tf.matMul(p, dOh, true, false));
+  const dp = dropped(tf.matMul(dOh, splitHeads(v, H), false, true), keep); // [B, H, Tq, Tk], through the dropout
+  const dv = mergeHeads(tf.matMul(dropped(p, keep) as tf.Tensor4D, dOh, true, false));
   // Softmax backward: ds = p ⊙ (dp − Σ_j dp ⊙ p).
   const ds = tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), -1, true))) as tf.Tensor4D;
   const dq = tf.mul(mergeHeads(tf.matMul(ds, splitHeads(k, H))), scale);
@@ -97,8 +107,8 @@ function batchedBackward(dO: tf.Tensor, q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Te
   return { dq, dk, dv };
 }
 
-function forward(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, maskBias: tf.Tensor | null, H: number): Forward {
-  if (backendTraits().batchedMatMul === 'fast') return batchedForward(q, k, v, maskBias, H);
+function forward(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, maskBias: tf.Tensor | null, keep: tf.Tensor | null, H: number): Forward {
+  if (backendTraits().batchedMatMul === 'fast') return batchedForward(q, k, v, maskBias, keep, H);
   const [B, Tq, D] = q.shape;
   const Tk = k.shape[1];
   const scale = 1 / Math.sqrt(D / H);
@@ -107,7 +117,7 @@ function forward(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, maskBias: tf.Te
   let scores = tf.stack(qs.map((qi, i) => tf.matMul(qi, kT[i]!))).reshape([B, H, Tq, Tk]);
   if (maskBias) scores = tf.add(scores, maskBias);
   const probs = tf.softmax(scores);
-  const ps = unstackBH(probs.reshape([B * H, Tq, Tk]));
+  const ps = unstackBH(dropped(probs, keep).reshape([B * H, Tq, Tk]));
   const vs = headBlocks(v, H);
   const context = fromHeadBlocks(
     ps.map((p, i) => tf.matMul(p, vs[i]!)),
@@ -117,16 +127,17 @@ function forward(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, maskBias: tf.Te
   return { probs, context };
 }
 
-function backward(dO: tf.Tensor, q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, probs: tf.Tensor, H: number) {
-  if (backendTraits().batchedMatMul === 'fast') return batchedBackward(dO, q, k, v, probs, H);
+function backward(dO: tf.Tensor, q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, probs: tf.Tensor, keep: tf.Tensor | null, H: number) {
+  if (backendTraits().batchedMatMul === 'fast') return batchedBackward(dO, q, k, v, probs, keep, H);
   const [B, Tq, D] = q.shape;
   const Tk = k.shape[1];
   const scale = 1 / Math.sqrt(D / H);
   const p = probs.reshape([B * H, Tq, Tk]);
+  const kp = keep ? keep.reshape([B * H, Tq, Tk]) : null;
   const dOs = headBlocks(dO, H);
   const vT = headBlocksT(v, H);
-  const pT = unstackBH(tf.transpose(p, [0, 2, 1]));
-  const dp = tf.stack(dOs.map((d, i) => tf.matMul(d, vT[i]!))); // [BH, Tq, Tk]
+  const pT = unstackBH(tf.transpose(dropped(p, kp), [0, 2, 1]));
+  const dp = dropped(tf.stack(dOs.map((d, i) => tf.matMul(d, vT[i]!))), kp); // [BH, Tq, Tk], through the dropout
   const dv = fromHeadBlocks(
     dOs.map((d, i) => tf.matMul(pT[i]!, d)),
     B,
@@ -154,36 +165,49 @@ interface ProbsBox {
 }
 
 function makeOps(H: number, box: ProbsBox) {
-  const keep = (probs: tf.Tensor) => {
+  const hold = (probs: tf.Tensor) => {
     if (!box.want) return;
     box.out?.dispose();
     box.out = tf.keep(probs.clone()); // survives the forward pass's tidy
   };
   const masked = customOp<[tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.Tensor]>(([q, k, v, maskBias], save) => {
-    const f = forward(q, k, v, maskBias, H);
-    keep(f.probs);
+    const f = forward(q, k, v, maskBias, null, H);
+    hold(f.probs);
     save([q, k, v, f.probs, maskBias]);
     return {
       value: f.context,
       gradFunc: (dO, [q, k, v, probs, maskBias]) => {
-        const g = backward(dO, q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, probs!, H);
+        const g = backward(dO, q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, probs!, null, H);
         return [g.dq, g.dk, g.dv, zerosFor(maskBias!)];
       },
     };
   });
   const unmasked = customOp<[tf.Tensor3D, tf.Tensor3D, tf.Tensor3D]>(([q, k, v], save) => {
-    const f = forward(q, k, v, null, H);
-    keep(f.probs);
+    const f = forward(q, k, v, null, null, H);
+    hold(f.probs);
     save([q, k, v, f.probs]);
     return {
       value: f.context,
       gradFunc: (dO, [q, k, v, probs]) => {
-        const g = backward(dO, q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, probs!, H);
+        const g = backward(dO, q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, probs!, null, H);
         return [g.dq, g.dk, g.dv];
       },
     };
   });
-  return { masked, unmasked };
+  // With attention dropout: the keep mask is one more input, given no gradient.
+  const dropout = customOp<[tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.Tensor, tf.Tensor]>(([q, k, v, maskBias, keep], save) => {
+    const f = forward(q, k, v, maskBias, keep, H);
+    hold(f.probs);
+    save([q, k, v, f.probs, maskBias, keep]);
+    return {
+      value: f.context,
+      gradFunc: (dO, [q, k, v, probs, maskBias, keep]) => {
+        const g = backward(dO, q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, probs!, keep!, H);
+        return [g.dq, g.dk, g.dv, zerosFor(maskBias!), zerosFor(keep!)];
+      },
+    };
+  });
+  return { masked, unmasked, dropout };
 }
 
 /** The additive key mask [B, 1, 1, T_k] for a 0/1 key mask [B, T_k] (1 = real token). */
@@ -195,8 +219,9 @@ export function keyMaskBias(keyMask: tf.Tensor): tf.Tensor4D {
 /**
  * Multi-head attention core. q [B, T_q, D], k and v [B, T_k, D] with D = heads·d_head, head h owning channels
  * [h·d_head, (h+1)·d_head). keyMask [B, T_k] (1 = real token, 0 = padding) or null: padded keys get −10000 added to
- * their scores (queries at padded positions are not masked). Returns the context [B, T_q, D], or with
- * `returnProbs` also the probabilities [B, H, T_q, T_k].
+ * their scores (queries at padded positions are not masked). With `keep` (attention dropout's scaled keep mask), P·V
+ * takes the probabilities times it. Returns the context [B, T_q, D], or with `returnProbs` also the probabilities
+ * [B, H, T_q, T_k].
  */
 export function attention(
   q: tf.Tensor3D,
@@ -241,10 +266,19 @@ export function attention(
   if (keyMask && (keyMask.rank !== 2 || keyMask.shape[0] !== B || keyMask.shape[1] !== Tk)) {
     throw new Error(`attention: keyMask must be [${B}, ${Tk}], got [${keyMask.shape}]`);
   }
+  const Tq = q.shape[1];
+  const keep = opts.keep;
+  if (keep && (keep.rank !== 4 || keep.shape[0] !== B || keep.shape[1] !== heads || keep.shape[2] !== Tq || keep.shape[3] !== Tk)) {
+    throw new Error(`attention: keep must be [${B}, ${heads}, ${Tq}, ${Tk}], got [${keep.shape}]`);
+  }
   const box: ProbsBox = { want: opts.returnProbs === true };
   const ops = makeOps(heads, box);
   let context: tf.Tensor;
-  if (keyMask) {
+  if (keep) {
+    const bias = keyMask ? keyMaskBias(keyMask) : tf.zeros([B, 1, 1, Tk]);
+    context = ops.dropout(q, k, v, bias, keep);
+    bias.dispose(); // the op saved its own reference
+  } else if (keyMask) {
     const bias = keyMaskBias(keyMask);
     context = ops.masked(q, k, v, bias);
     bias.dispose(); // the op saved its own reference
