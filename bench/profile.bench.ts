@@ -6,9 +6,8 @@
  *   npx tsx bench/profile.bench.ts [--backend blas|wasm|cpu|webgpu] [--model bert|groupbert] [--top N]
  */
 import * as tf from '@tensorflow/tfjs';
-import { computeCost } from '../src/core/cost';
-import { resolveSpec, type SpecFile } from '../src/core/spec';
 import { describeBackend, loadBackend, type BackendPreference } from '../src/engines/tfjs/backends';
+import { benchSpec, flopsPerStep, type Arch } from './mini-spec';
 import { randomMlmJob } from './webgpu.bench';
 
 async function main(argv: string[]): Promise<void> {
@@ -17,18 +16,12 @@ async function main(argv: string[]): Promise<void> {
     return i >= 0 && argv[i + 1] ? argv[i + 1]! : dflt;
   };
   const backend = arg('--backend', 'blas') as BackendPreference;
-  const model = arg('--model', 'groupbert');
+  const model = arg('--model', 'groupbert') as Arch;
+  if (model !== 'bert' && model !== 'groupbert') throw new Error(`--model is bert or groupbert, not ${String(model)}`);
   const top = Number(arg('--top', '16'));
   const report = await loadBackend(backend, { strict: true });
-  const spec = resolveSpec({
-    version: 1,
-    name: `profile-${model}-mini`,
-    extends: `${model}-mini`,
-    model: { vocabSize: 8192 },
-    training: { sequenceLength: 128, batchSize: 8, gradientAccumulation: 2, tokenizer: { vocabSize: 8192 }, steps: 10 },
-  } as SpecFile);
-  const cost = computeCost(spec, { sequenceLength: 128, batchSize: 8, maskedPerSequence: spec.training.maxPredictions });
-  const flops = cost.totals.trainingFlopsPerStep * spec.training.gradientAccumulation;
+  const spec = benchSpec(model, { micro: 8, accumulation: 2 });
+  const flops = flopsPerStep(spec).all;
   const { job, dispose } = await randomMlmJob(spec, report.name);
   try {
     await job.init();

@@ -32,8 +32,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { computeCost } from '../src/core/cost';
 import type { ResolvedSpec } from '../src/core/spec/resolve';
-import type { SpecFile } from '../src/core/spec/schema';
-import { validateSpecText } from '../src/core/validate/validate';
+import { benchSpec, flopsPerStep, SEQ, VOCAB, type Arch } from './mini-spec';
 
 // ---------------------------------------------------------------------------------------------------------
 // Settings
@@ -49,10 +48,8 @@ interface Settings {
   backends: BackendConfig[];
 }
 
-type Arch = 'bert' | 'groupbert';
 const ARCHS: Arch[] = ['bert', 'groupbert'];
 const LABEL: Record<Arch, string> = { bert: 'BERT-Mini', groupbert: 'GroupBERT-Mini' };
-const PRESET: Record<Arch, 'bert-mini' | 'groupbert-mini'> = { bert: 'bert-mini', groupbert: 'groupbert-mini' };
 
 interface BackendConfig {
   /** How the table names it. */
@@ -74,8 +71,6 @@ const ALL_BACKENDS: BackendConfig[] = [
   { id: 'cpu', preference: 'cpu' },
 ];
 
-const SEQ = 128;
-const VOCAB = 8192;
 const PYTHON_DIR = path.join(__dirname, '..', 'python');
 const PYTHON = '/usr/bin/python3';
 const OPENBLAS_DIR = '/usr/lib/x86_64-linux-gnu/openblas-pthread';
@@ -125,32 +120,6 @@ function parseArgs(argv: string[]): Settings {
 }
 
 /** The bench spec of one architecture: the Mini preset at vocabulary 8192, S = 128, `micro` × `accumulation`. */
-function benchSpec(arch: Arch, s: Pick<Settings, 'micro' | 'accumulation'>): ResolvedSpec {
-  const file: SpecFile = {
-    version: 1,
-    name: `bench-${PRESET[arch]}`,
-    extends: PRESET[arch],
-    model: { vocabSize: VOCAB },
-    training: {
-      sequenceLength: SEQ,
-      batchSize: s.micro,
-      gradientAccumulation: s.accumulation,
-      tokenizer: { vocabSize: VOCAB },
-      steps: 1000,
-      memoryBudgetMiB: 16_384,
-    },
-  };
-  const result = validateSpecText(JSON.stringify(file));
-  if (!result.spec) throw new Error(`bench spec ${arch} is invalid: ${result.diagnostics.map((d) => d.message).join('; ')}`);
-  return result.spec;
-}
-
-function flopsPerStep(spec: ResolvedSpec): { all: number; matmul: number } {
-  const t = spec.training;
-  const c = computeCost(spec, { sequenceLength: t.sequenceLength, batchSize: t.batchSize, maskedPerSequence: t.maxPredictions });
-  return { all: c.totals.trainingFlopsPerStep * t.gradientAccumulation, matmul: (c.totals.forward.matmul + c.totals.backward.matmul) * t.gradientAccumulation };
-}
-
 function median(sorted: number[]): number {
   const n = sorted.length;
   return n % 2 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
