@@ -21,9 +21,7 @@ import type { ThreadedWasmInit } from './wasm/wasm-threads';
 export type { ModuleResolver } from './resolver';
 export { createNodeResolver } from './resolver';
 export type { BackendAttempt, BackendDeclaration, DeviceReport } from './backend';
-export { deviceErrors } from './webgpu/load';
 export { takeGpuMemory } from './webgpu/memory';
-export { WebGpuDeviceError } from './webgpu/device-errors';
 export { TFJS_BACKENDS } from './registry';
 export { defaultWasmDir } from './wasm/wasm';
 export {
