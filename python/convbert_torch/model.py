@@ -14,11 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .common import MASK_VALUE, AttentionProbe, ForwardContext
-from .embeddings import embeddings
-from .encoder import encoder
-from .heads import mlm_head, pooler_and_nsp
-from .spec import ModelSpec, ParamSpec, count_parameters, model_of, parameter_shapes
+from .functional import MASK_VALUE, AttentionProbe, ForwardContext
+from .embedding import embeddings
+from .encoder_layers import encoder
+from .pretraining_heads import mlm_head, pooler_and_nsp
+from .parameters import ModelSpec, ParamSpec, count_parameters, model_of, parameter_shapes
 
 Number = Union[int, float, Tensor]
 

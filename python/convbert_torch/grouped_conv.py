@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .common import ForwardContext, dense, layer_norm
+from .functional import ForwardContext, dense, layer_norm
 
 
 def conv_padding(kernel_size: int, padding: str) -> Tuple[int, int]:

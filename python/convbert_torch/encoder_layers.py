@@ -7,11 +7,11 @@ from typing import Any, Dict
 
 from torch import Tensor
 
-from .attention import attention_module
-from .common import ForwardContext, layer_norm
-from .conv import conv_module
-from .ffn import ffn_module, gffn_module
-from .spec import module_prefixes
+from .self_attention import attention_module
+from .functional import ForwardContext, layer_norm
+from .grouped_conv import conv_module
+from .feed_forward import ffn_module, gffn_module
+from .parameters import module_prefixes
 
 
 def apply_module(ctx: ForwardContext, prefix: str, m: Dict[str, Any], u: Tensor, layer: int) -> Tensor:

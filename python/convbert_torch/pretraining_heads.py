@@ -8,7 +8,7 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from .common import ForwardContext, activate, dense, layer_norm
+from .functional import ForwardContext, activate, dense, layer_norm
 
 
 def flat_positions(positions: Tensor, sequence_length: int) -> Tensor:

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .common import AttentionProbe, ForwardContext, dense
+from .functional import AttentionProbe, ForwardContext, dense
 
 HAS_SDPA = hasattr(F, 'scaled_dot_product_attention')
 

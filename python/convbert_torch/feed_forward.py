@@ -8,8 +8,8 @@ from typing import Any, Dict, Optional
 import torch
 from torch import Tensor
 
-from .common import ForwardContext, activate, dense
-from .spec import gffn_has_mixer
+from .functional import ForwardContext, activate, dense
+from .parameters import gffn_has_mixer
 
 
 def grouped_dense(x: Tensor, kernel: Tensor, bias: Optional[Tensor] = None) -> Tensor:

@@ -5,7 +5,7 @@ from typing import Optional
 
 from torch import Tensor
 
-from .common import ForwardContext, layer_norm
+from .functional import ForwardContext, layer_norm
 
 
 def embeddings(ctx: ForwardContext, input_ids: Tensor, token_type_ids: Optional[Tensor]) -> Tensor:
