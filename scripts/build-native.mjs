@@ -8,7 +8,7 @@
 // missing it says what and writes build/convbert_blas.json with the reason, and the trainer uses wasm and says why.
 //   node scripts/build-native.mjs [--strict]     --strict: exit 1 when it cannot build (CI, tests)
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,8 +41,11 @@ try {
   finish(false, 'the npm package node-api-headers is not installed (npm install)');
 }
 const blas = process.platform === 'darwin' ? ['-framework', 'Accelerate', '-DACCELERATE_NEW_LAPACK'] : ['-lopenblas'];
-const args = ['-O2', '-fPIC', '-shared', '-std=c11', '-Wall', '-DNODE_GYP_MODULE_NAME=convbert_blas', '-DNAPI_VERSION=8', `-I${headers}`,
-  ...(process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : []), path.join(ROOT, 'native', 'blas.c'), ...blas, '-o', ADDON];
+// Every native/*.c is one module; the hot loops carry their own per-CPU clones (convbert.h's HOT), so the build
+// runs on any CPU of its architecture and no -march flag ties it to the build machine's.
+const sources = readdirSync(path.join(ROOT, 'native')).filter((f) => f.endsWith('.c')).sort().map((f) => path.join(ROOT, 'native', f));
+const args = ['-O3', '-fPIC', '-shared', '-std=gnu11', '-Wall', '-fno-math-errno', '-pthread', '-DNODE_GYP_MODULE_NAME=convbert_blas', '-DNAPI_VERSION=8', `-I${headers}`,
+  ...(process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : []), ...sources, ...blas, '-lm', '-o', ADDON];
 mkdirSync(OUT_DIR, { recursive: true });
 const r = spawnSync(cc, args, { encoding: 'utf8' });
 if (r.status !== 0) {

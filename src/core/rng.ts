@@ -188,3 +188,48 @@ export function restoreRng(target: Rng, state: RngState): void {
   const want = source.state();
   if (target.state().some((v, i) => v !== want[i])) throw new Error('restoreRng: the generator did not take the state');
 }
+
+/** Chris Wellons' lowbias32 integer hash (uint32 → uint32). */
+export function lowbias32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x7feb352d);
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x846ca68b);
+  x ^= x >>> 16;
+  return x >>> 0;
+}
+
+/** Elements of a mask kept out of 2³²: `keep` rounded to a multiple of 2⁻³² (2³² keeps everything). */
+export function keepThreshold(keep: number): number {
+  if (!(keep >= 0 && keep <= 1)) throw new RangeError(`a keep probability is in [0, 1], not ${keep}`);
+  return Math.round(keep * TWO_32);
+}
+
+/**
+ * Dropout's keep mask, counter-based: element i keeps when lowbias32(lowbias32(i ^ k1) + k2) < threshold, with
+ * k1 = lowbias32(seed ^ 0x9e3779b9) and k2 = lowbias32(k1 + 0x632be5ab), and then holds `scale`, else 0. Each
+ * element depends on (seed, i) alone, so a backend may compute it anywhere, in any order, on any number of threads:
+ * the blas addon's `keep_mask` (native/random.c) computes these same integers. `out` is filled and returned.
+ */
+export function fillKeepMask(out: Float32Array, seed: number, threshold: number, scale: number): Float32Array {
+  const k1 = lowbias32((seed ^ 0x9e3779b9) >>> 0);
+  const k2 = lowbias32((k1 + 0x632be5ab) >>> 0);
+  const n = out.length;
+  if (threshold >= TWO_32) return out.fill(scale);
+  for (let i = 0; i < n; i++) {
+    let x = (i ^ k1) >>> 0;
+    x ^= x >>> 16;
+    x = Math.imul(x, 0x7feb352d);
+    x ^= x >>> 15;
+    x = Math.imul(x, 0x846ca68b);
+    x ^= x >>> 16;
+    x = (x + k2) | 0;
+    x ^= x >>> 16;
+    x = Math.imul(x, 0x7feb352d);
+    x ^= x >>> 15;
+    x = Math.imul(x, 0x846ca68b);
+    x ^= x >>> 16;
+    out[i] = x >>> 0 < threshold ? scale : 0;
+  }
+  return out;
+}

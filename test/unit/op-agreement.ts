@@ -18,6 +18,7 @@ import {
   matMulNT,
   matMulTN,
   randn,
+  gluHalves,
   softmaxCrossEntropy,
   swish,
 } from '../../src/core/ops';
@@ -175,7 +176,7 @@ export const OP_GROUPS: OpGroup[] = [
     ],
   },
   {
-    title: 'gatherRows, layerNorm, gelu, swish, softmaxCrossEntropy',
+    title: 'gatherRows, layerNorm, gelu, swish, gluHalves, softmaxCrossEntropy',
     cases: [
       { name: 'gatherRows', make: () => ({ inputs: [randn([50, 16], 60), tf.tensor1d([3, 3, 49, 0, 7, 3], 'int32')], f: (t, i) => gatherRows(t as tf.Tensor2D, i!) }) },
       {
@@ -185,6 +186,9 @@ export const OP_GROUPS: OpGroup[] = [
       { name: 'gelu', make: () => ({ inputs: [randn([16, 32], 64, 2)], f: (x) => gelu(x!) }) },
       { name: 'gelu tanh', make: () => ({ inputs: [randn([16, 32], 65, 2)], f: (x) => gelu(x!, 'tanh') }) },
       { name: 'swish', make: () => ({ inputs: [randn([16, 32], 66, 2)], f: (x) => swish(x!) }) },
+      { name: 'swish, odd size', make: () => ({ inputs: [randn([7, 13], 68, 3)], f: (x) => swish(x!) }) },
+      // GLU over the halves of one tensor (the conv module's value|gate product): fused where the backend has it
+      { name: 'gluHalves', make: () => ({ inputs: [randn([2, 9, 2 * 24], 69, 2)], f: (y) => gluHalves(y!) }) },
       {
         name: 'softmaxCrossEntropy',
         make: () => ({

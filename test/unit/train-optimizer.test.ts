@@ -209,3 +209,47 @@ test('an update allocates nothing that outlives it', () => {
   opt.dispose();
   tf.dispose([...Object.values(vars), ...Object.values(grads)]);
 });
+
+test('gradient scale: applyGradients(g, lr, 0.5) = applyGradients(0.5·g, lr), clipping on and off; bad scales throw', () => {
+  const relClose = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-6 * Math.max(Math.abs(b), 1e-6), `${what}: ${a} vs ${b}`);
+  for (const [type, clip] of [['adamw', 0], ['adamw', 0.5], ['lamb', 0.5]] as const) {
+    const config: OptimizerConfig = { ...BASE, type, gradientClipNorm: clip, weightDecay: 0.1 };
+    const make = () => {
+      const vars = Object.fromEntries(Object.entries(SHAPES).map(([n, shape]) => [n, tf.variable(tf.tensor(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => initial(n, i)), shape))]));
+      return { vars, opt: new Optimizer(vars, config) };
+    };
+    const scaled = make();
+    const folded = make();
+    for (let s = 0; s < 3; s++) {
+      const raw = Object.fromEntries(Object.entries(SHAPES).map(([n, shape]) => [n, tf.tensor(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => gradient(n, i, s, 2)), shape)]));
+      const halved = Object.fromEntries(Object.entries(raw).map(([n, g]) => [n, tf.mul(g, 0.5)]));
+      const a = folded.opt.applyGradients(raw, 0.05, 0.5);
+      const b = scaled.opt.applyGradients(halved, 0.05);
+      tf.dispose([...Object.values(raw), ...Object.values(halved)]);
+      assert.equal(a.applied, true);
+      relClose(a.gradNorm, b.gradNorm, `${type} clip ${clip} step ${s}: gradient norm`);
+      relClose(a.clipScale, b.clipScale, `${type} clip ${clip} step ${s}: clip scale`);
+      if (clip) assert.ok(a.gradNorm > clip && a.clipScale < 1, 'the clipping was active');
+      else assert.equal(a.clipScale, 1);
+    }
+    const sa = folded.opt.exportState();
+    const sb = scaled.opt.exportState();
+    assert.deepEqual(Object.keys(sa.tensors).sort(), Object.keys(sb.tensors).sort());
+    const check = (x: ArrayLike<number>, y: ArrayLike<number>, what: string) => {
+      assert.equal(x.length, y.length, what);
+      let scale = 0;
+      for (let i = 0; i < y.length; i++) scale = Math.max(scale, Math.abs(y[i]!));
+      for (let i = 0; i < y.length; i++) assert.ok(Math.abs(x[i]! - y[i]!) <= 1e-6 * Math.max(scale, 1e-6), `${what}[${i}]: ${x[i]} vs ${y[i]}`);
+    };
+    for (const [k, t] of Object.entries(sa.tensors)) check(t.data, sb.tensors[k]!.data, `${type} clip ${clip}: ${k}`);
+    for (const n of Object.keys(SHAPES)) check(folded.vars[n]!.dataSync(), scaled.vars[n]!.dataSync(), `${type} clip ${clip}: ${n}`);
+    assert.ok(Object.keys(sa.tensors).some((k) => k.startsWith('m/')), 'the moments were compared');
+    const ones = Object.fromEntries(Object.entries(SHAPES).map(([n, sh]) => [n, tf.ones(sh)]));
+    for (const bad of [0, -1, NaN]) assert.throws(() => folded.opt.applyGradients(ones, 0.05, bad), RangeError, `scale ${bad}`);
+    tf.dispose(Object.values(ones));
+    for (const o of [scaled, folded]) {
+      o.opt.dispose();
+      tf.dispose(Object.values(o.vars));
+    }
+  }
+});

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { mixSeed } from '../rng';
-import { dense, gelu, swish } from '../ops';
+import { dense, dropout, gelu, keepMask, swish } from '../ops';
 import type { ResolvedModel } from '../spec/resolve';
 import type { Params } from './params';
 
@@ -30,7 +30,7 @@ export interface ForwardContext {
 }
 
 /**
- * Seeded dropout: call k of one forward pass uses seed mix(base, k), so a pass is reproducible from its base seed
+ * Seeded dropout (core/ops/dropout.ts: a counter-based mask, the same on every backend): call k of one forward pass uses seed mix(base, k), so a pass is reproducible from its base seed
  * (the job draws one per micro-batch from its checkpointed generator). Identity when disabled or rate 0.
  */
 export class Dropout {
@@ -46,14 +46,13 @@ export class Dropout {
 
   apply(x: tf.Tensor, rate: number): tf.Tensor {
     if (!this.enabled || !(rate > 0)) return x;
-    return tf.dropout(x, rate, undefined, this.nextSeed());
+    return dropout(x, rate, this.nextSeed());
   }
 
   /** The scaled keep mask (0 or 1/(1−rate)) of a shape, for dropout inside a custom op; undefined when off. */
   keepMask(shape: number[], rate: number): tf.Tensor | undefined {
     if (!this.enabled || !(rate > 0)) return undefined;
-    const keep = 1 - rate;
-    return tf.tidy(() => tf.div(tf.floor(tf.add(tf.randomUniform(shape, 0, 1, 'float32', this.nextSeed()), keep)), keep));
+    return keepMask(shape, rate, this.nextSeed());
   }
 }
 
@@ -85,10 +84,16 @@ export const p1opt = (ctx: ForwardContext, name: string) => (ctx.params.has(name
  * and without biases mixed fall back to one dense each.
  */
 export function denseShared(ctx: ForwardContext, u: tf.Tensor, prefixes: string[]): tf.Tensor[] {
+  const y = denseConcatenated(ctx, u, prefixes);
+  if (!y) return prefixes.map((p) => dense(u, p2(ctx, `${p}/kernel`), p1opt(ctx, `${p}/bias`)));
+  return tf.split(y, prefixes.map((p) => p2(ctx, `${p}/kernel`).shape[1]), -1);
+}
+
+/** `denseShared`'s one product before the split: [..., Σ outputs], or undefined where it would be one dense each. */
+export function denseConcatenated(ctx: ForwardContext, u: tf.Tensor, prefixes: string[]): tf.Tensor | undefined {
   const kernels = prefixes.map((p) => p2(ctx, `${p}/kernel`));
   const biases = prefixes.map((p) => p1opt(ctx, `${p}/bias`));
   const withBias = biases.every((b) => b !== undefined);
-  if (prefixes.length === 1 || (!withBias && biases.some((b) => b !== undefined))) return prefixes.map((_, i) => dense(u, kernels[i]!, biases[i]));
-  const y = dense(u, tf.concat(kernels, 1) as tf.Tensor2D, withBias ? (tf.concat(biases as tf.Tensor1D[], 0) as tf.Tensor1D) : undefined);
-  return tf.split(y, kernels.map((k) => k.shape[1]), -1);
+  if (prefixes.length === 1 || (!withBias && biases.some((b) => b !== undefined))) return undefined;
+  return dense(u, tf.concat(kernels, 1) as tf.Tensor2D, withBias ? (tf.concat(biases as tf.Tensor1D[], 0) as tf.Tensor1D) : undefined);
 }

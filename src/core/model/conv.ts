@@ -9,14 +9,20 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ConvModule } from '../spec/resolve';
-import { dense, glu, groupedConv1d, layerNorm, swish } from '../ops';
-import { denseShared, p1, p1opt, p2, p3, type ForwardContext } from './common';
+import { dense, glu, gluHalves, groupedConv1d, layerNorm, swish } from '../ops';
+import { denseConcatenated, denseShared, p1, p1opt, p2, p3, type ForwardContext } from './common';
 
 export function convModule(ctx: ForwardContext, prefix: string, m: ConvModule, u: tf.Tensor3D): tf.Tensor3D {
   let v: tf.Tensor = u;
   if (m.glu) {
-    const [value, gate] = denseShared(ctx, u, [`${prefix}/glu_value`, `${prefix}/glu_gate`]);
-    v = glu(value!, gate!);
+    const prefixes = [`${prefix}/glu_value`, `${prefix}/glu_gate`];
+    // value and gate from one product, GLU over its two halves (one fused kernel where the backend has it)
+    const y = denseConcatenated(ctx, u, prefixes);
+    if (y) v = gluHalves(y);
+    else {
+      const [value, gate] = denseShared(ctx, u, prefixes);
+      v = glu(value!, gate!);
+    }
   }
   v = tf.mul(v, tf.expandDims(ctx.tokenMask, 2));
   let c: tf.Tensor = groupedConv1d(v as tf.Tensor3D, p3(ctx, `${prefix}/grouped/kernel`), {

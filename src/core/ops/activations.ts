@@ -56,8 +56,19 @@ export function gelu(x: tf.Tensor, form: GeluForm = 'erf'): tf.Tensor {
   return form === 'tanh' ? geluTanh(x) : geluErf(x);
 }
 
+/**
+ * Fused activation kernels a backend may register (the blas addon does, natively): swish and its gradient, and GLU
+ * over the two halves of each row of one [.., 2h] tensor (value, gate) and its gradient. Elsewhere the stock
+ * compositions below run.
+ */
+export const ACTIVATION_KERNELS = { swish: 'ConvbertSwish', swishGrad: 'ConvbertSwishGrad', glu: 'ConvbertGlu', gluGrad: 'ConvbertGluGrad' } as const;
+const registered = (name: string, x: tf.Tensor) => x.dtype === 'float32' && tf.getKernel(name, tf.getBackend()) !== undefined;
+
 const swishOp = customOp<[tf.Tensor]>(([x], save) => {
   save([x]);
+  if (registered(ACTIVATION_KERNELS.swish, x)) {
+    return { value: run(ACTIVATION_KERNELS.swish, { x }) as tf.Tensor, gradFunc: (dy, [x]) => [run(ACTIVATION_KERNELS.swishGrad, { dy, x: x! }) as tf.Tensor] };
+  }
   return {
     value: tf.mul(x, tf.sigmoid(x)),
     gradFunc: (dy, [x]) => {
@@ -75,4 +86,19 @@ export function swish(x: tf.Tensor): tf.Tensor {
 /** GLU: value ⊙ σ(gate) (GroupBERT's conv module: two separate H→H projections). Stock autodiff. */
 export function glu(value: tf.Tensor, gate: tf.Tensor): tf.Tensor {
   return tf.mul(value, tf.sigmoid(gate));
+}
+
+const gluHalvesOp = customOp<[tf.Tensor]>(([y], save) => {
+  save([y]);
+  return { value: run(ACTIVATION_KERNELS.glu, { y }) as tf.Tensor, gradFunc: (dy, [y]) => [run(ACTIVATION_KERNELS.gluGrad, { dy, y: y! }) as tf.Tensor] };
+});
+
+/**
+ * GLU of one tensor's halves along the last axis, y = [value | gate] (the two projections computed as one product):
+ * one fused kernel each way where the backend has it, no split or concatenation; else split and `glu`.
+ */
+export function gluHalves(y: tf.Tensor): tf.Tensor {
+  if (registered(ACTIVATION_KERNELS.glu, y)) return gluHalvesOp(y);
+  const [value, gate] = tf.split(y, 2, -1);
+  return glu(value!, gate!);
 }

@@ -3,7 +3,9 @@
  * pass, in one of two formulations chosen by the backend's traits (core/ops/traits.ts `batchedMatMul`):
  *
  * - 'fast' (a GPU, the blas backend's sgemm, cpu): heads split by one reshape→transpose, then one batched matMul
- *   per product over all (batch, head) pairs: a handful of dispatches per layer.
+ *   per product over all (batch, head) pairs: a handful of dispatches per layer. Where the backend multiplies
+ *   matrices where they lie (core/ops/strided.ts: blas), the heads are read and written in place in the [B, T, H·dh]
+ *   tensors and 1/√dh is the products' alpha: no head transposes and no scaling pass at all.
  * - 'slow' (wasm): one 2-D matMul per (batch, head): XNNPACK only runs plain 2-D A·B, and the stock
  *   batched/transposed matMuls (and their gradients) fall back to a scalar loop on wasm (2.7× slower on attention).
  *   Heads are cut out of the [B, T, D] tensors with slices along the last axis, which avoids the slow 4-/5-D
@@ -11,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { customOp, zerosFor } from './custom';
+import { packed, stridedMatMul, stridedMatMulAvailable, type MatrixLayout } from './strided';
 import { backendTraits } from './traits';
 
 /** Added to the scores of padded keys (HF/PyTorch BERT; the TF1 reference uses −1000). */
@@ -86,6 +89,38 @@ function dropped(probs: tf.Tensor, keep: tf.Tensor | null): tf.Tensor {
   return keep ? tf.mul(probs, keep) : probs;
 }
 
+/** The heads of a [B, T, H·dh] tensor as a B × H batch of [T, dh] matrices where they lie. */
+const heads = (T: number, D: number, dh: number): MatrixLayout => ({ s1: T * D, s2: dh, ld: D });
+
+function stridedForward(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, maskBias: tf.Tensor | null, keep: tf.Tensor | null, H: number): Forward {
+  const [B, Tq, D] = q.shape;
+  const Tk = k.shape[1];
+  const dh = D / H;
+  const p = packed(Tq, Tk, H);
+  let scores = stridedMatMul(q, k, { b1: B, b2: H, m: Tq, n: Tk, k: dh, transposeA: false, transposeB: true, alpha: 1 / Math.sqrt(dh), a: heads(Tq, D, dh), b: heads(Tk, D, dh), c: p, shape: [B, H, Tq, Tk] });
+  if (maskBias) scores = tf.add(scores, maskBias);
+  const probs = tf.softmax(scores);
+  const context = stridedMatMul(dropped(probs, keep), v, { b1: B, b2: H, m: Tq, n: dh, k: Tk, transposeA: false, transposeB: false, alpha: 1, a: p, b: heads(Tk, D, dh), c: heads(Tq, D, dh), shape: [B, Tq, D] });
+  return { probs, context: context as tf.Tensor3D };
+}
+
+function stridedBackward(dO: tf.Tensor, q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, probs: tf.Tensor, keep: tf.Tensor | null, H: number) {
+  const [B, Tq, D] = q.shape;
+  const Tk = k.shape[1];
+  const dh = D / H;
+  const scale = 1 / Math.sqrt(dh);
+  const p = packed(Tq, Tk, H);
+  const [hq, hk] = [heads(Tq, D, dh), heads(Tk, D, dh)];
+  const base = { b1: B, b2: H, alpha: 1 };
+  const dp = dropped(stridedMatMul(dO, v, { ...base, m: Tq, n: Tk, k: dh, transposeA: false, transposeB: true, a: hq, b: hk, c: p, shape: [B, H, Tq, Tk] }), keep);
+  const dv = stridedMatMul(dropped(probs, keep), dO, { ...base, m: Tk, n: dh, k: Tq, transposeA: true, transposeB: false, a: p, b: hq, c: hk, shape: [B, Tk, D] });
+  // Softmax backward: ds = p ⊙ (dp − Σ_j dp ⊙ p).
+  const ds = tf.mul(probs, tf.sub(dp, tf.sum(tf.mul(dp, probs), -1, true)));
+  const dq = stridedMatMul(ds, k, { ...base, alpha: scale, m: Tq, n: dh, k: Tk, transposeA: false, transposeB: false, a: p, b: hk, c: hq, shape: [B, Tq, D] });
+  const dk = stridedMatMul(ds, q, { ...base, alpha: scale, m: Tk, n: dh, k: Tq, transposeA: true, transposeB: false, a: p, b: hq, c: hk, shape: [B, Tk, D] });
+  return { dq, dk, dv };
+}
+
 function batchedForward(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, maskBias: tf.Tensor | null, keep: tf.Tensor | null, H: number): Forward {
   const scale = 1 / Math.sqrt(q.shape[2] / H);
   let scores: tf.Tensor = tf.matMul(splitHeads(tf.mul(q, scale), H), splitHeads(k, H), false, true); // [B, H, Tq, Tk]
@@ -108,7 +143,7 @@ function batchedBackward(dO: tf.Tensor, q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Te
 }
 
 function forward(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, maskBias: tf.Tensor | null, keep: tf.Tensor | null, H: number): Forward {
-  if (backendTraits().batchedMatMul === 'fast') return batchedForward(q, k, v, maskBias, keep, H);
+  if (backendTraits().batchedMatMul === 'fast') return (stridedMatMulAvailable() ? stridedForward : batchedForward)(q, k, v, maskBias, keep, H);
   const [B, Tq, D] = q.shape;
   const Tk = k.shape[1];
   const scale = 1 / Math.sqrt(D / H);
@@ -128,7 +163,7 @@ function forward(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, maskBias: tf.Te
 }
 
 function backward(dO: tf.Tensor, q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, probs: tf.Tensor, keep: tf.Tensor | null, H: number) {
-  if (backendTraits().batchedMatMul === 'fast') return batchedBackward(dO, q, k, v, probs, keep, H);
+  if (backendTraits().batchedMatMul === 'fast') return (stridedMatMulAvailable() ? stridedBackward : batchedBackward)(dO, q, k, v, probs, keep, H);
   const [B, Tq, D] = q.shape;
   const Tk = k.shape[1];
   const scale = 1 / Math.sqrt(D / H);

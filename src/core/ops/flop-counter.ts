@@ -5,12 +5,17 @@
  *  - BatchMatMul / _FusedMatMul: output [..., M, N]; `a` holds M·K elements per batch whichever way it is
  *    transposed, so K = (a[-2]·a[-1]) / M and FLOPs = 2·batch·M·N·K. (The transpose attrs are not needed, which
  *    matters because `tf.profile` does not record attrs.)
+ *  - ConvbertStridedMatMul (core/ops/strided.ts): its third input is empty, shaped [batch, M, N, K, 0]: 2·batch·M·N·K.
+ *  - ConvbertGroupedConv1d (x, w [G, K·Ci, Co]) → y: 2·|y|·K·Ci; ConvbertGroupedConv1dFilter (x, dy) → dw
+ *    [G, K·Ci, Co]: 2·|dy|·K·Ci (core/ops/grouped.ts's direct grouped convolution).
  *  - convolutions and their two gradients: 2 · |y| · |filter| / out_channels, where y is the forward output (or
  *    dy, its gradient) and out_channels is the filter's last dim (depthwise: its last two dims).
  * Kernels run inside custom gradients and inside `tf.grads` are recorded too, so a function computing a forward and
  * a backward pass is counted in full.
  */
 import * as tf from '@tensorflow/tfjs';
+import { DIRECT_CONV_KERNELS } from './grouped';
+import { STRIDED_MATMUL_KERNEL } from './strided';
 
 export interface FlopCount {
   total: number;
@@ -42,6 +47,19 @@ function outChannels(filter: Shape, depthwise: boolean): number {
 /** FLOPs of one executed kernel, or undefined when it is not a matmul/conv kernel. */
 export function kernelFlops(name: string, inputShapes: (Shape | null)[], outputShapes: Shape[]): number | undefined {
   const out = outputShapes[0];
+  if (name === STRIDED_MATMUL_KERNEL) {
+    const dims = inputShapes[2];
+    if (!dims || dims.length !== 5) return undefined;
+    return 2 * dims[0]! * dims[1]! * dims[2]! * dims[3]!;
+  }
+  if (name === DIRECT_CONV_KERNELS.forward) {
+    const w = inputShapes[1];
+    return w && out && w.length === 3 ? 2 * prod(out) * w[1]! : undefined;
+  }
+  if (name === DIRECT_CONV_KERNELS.filter) {
+    const dy = inputShapes[1];
+    return dy && out && out.length === 3 ? 2 * prod(dy) * out[1]! : undefined;
+  }
   if (MATMUL.has(name)) {
     const a = inputShapes[0];
     if (!a || !out || a.length < 2 || out.length < 2) return undefined;

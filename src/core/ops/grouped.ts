@@ -4,14 +4,16 @@
  *
  * Both are written with hand-written backward passes, their products in one of two formulations chosen by the
  * backend's traits (core/ops/traits.ts `batchedMatMul`): 'slow' (wasm) per-group plain 2-D matMuls, which keeps every
- * matMul on XNNPACK; 'fast' (a GPU, the blas backend, cpu) one batched matMul over the groups, the groups moved to the
- * front by one transpose. Neither needs conv kernels (wasm has no Conv2DBackpropFilter), and the tape keeps only
+ * matMul on XNNPACK; 'fast' (a GPU, cpu) one batched matMul over the groups, the groups moved to the front by one
+ * transpose; and where the backend multiplies matrices where they lie (core/ops/strided.ts: blas), one strided
+ * product over the groups as they lie in the [N, G·n] tensors, without the transposes. Neither needs conv kernels (wasm has no Conv2DBackpropFilter), and the tape keeps only
  * the op's inputs (the conv's im2col buffer is rebuilt in the backward pass unless `saveIm2col` asks to keep it).
  */
 import * as tf from '@tensorflow/tfjs';
 import { backendTraits, FUSED_KERNELS, fusedKernelsAvailable } from './traits';
 import { customOp, lastDim, matMulNT, matMulTN } from './custom';
 import { dense } from './dense';
+import { packed, stridedMatMul, stridedMatMulAvailable, type MatrixLayout } from './strided';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Grouped dense
@@ -40,6 +42,40 @@ const batchedGroupedDenseOp = customOp<[tf.Tensor, tf.Tensor3D]>(([x, w], save) 
       const dyg = groupsFirst(dy, G);
       const dx = groupsLast(tf.matMul(dyg, w as tf.Tensor3D, false, true)).reshape(xShape);
       const dw = tf.matMul(xg as tf.Tensor3D, dyg, true, false);
+      return [dx, dw];
+    },
+  };
+});
+
+/** The channel groups of an [N, G·n] tensor as a batch of G [N, n] matrices where they lie. */
+const groupCols = (G: number, n: number): MatrixLayout => ({ s1: n, s2: 0, ld: G * n });
+
+/**
+ * Where the backend multiplies matrices where they lie (blas): the groups are read in place (no transposes of x or
+ * dy), and each group's result written where it belongs in the [N, G·n] output, unless its rows would lie a multiple
+ * of 4 KiB apart: then the cache's 4K aliasing makes the product slower than writing it packed and moving it once
+ * (the GFFN's input gradient, rows 1024 floats apart: 2.4 ms in place, 1.0 + 0.2 ms packed and moved; measured on
+ * blas, GroupBERT-Mini shapes).
+ */
+const aliased = (rowFloats: number) => (4 * rowFloats) % 4096 === 0;
+
+/** x's groups times w's, written into [N, G·n] in place or packed and moved (see above). */
+function groupProduct(a: tf.Tensor, w: tf.Tensor3D, la: MatrixLayout, N: number, n: number, k: number, transposeB: boolean, G: number): tf.Tensor2D {
+  const attrs = { b1: G, b2: 1, alpha: 1, m: N, n, k, transposeA: false, transposeB, a: la, b: transposeB ? packed(n, k) : packed(k, n) };
+  if (!aliased(G * n)) return stridedMatMul(a, w, { ...attrs, c: groupCols(G, n), shape: [N, G * n] }) as tf.Tensor2D;
+  return groupsLast(stridedMatMul(a, w, { ...attrs, c: packed(N, n), shape: [G, N, n] }) as tf.Tensor3D);
+}
+
+const stridedGroupedDenseOp = customOp<[tf.Tensor, tf.Tensor3D]>(([x, w], save) => {
+  const [G, ki, ko] = w.shape;
+  const xShape = x.shape;
+  const N = x.size / (G * ki);
+  save([w, x]);
+  return {
+    value: groupProduct(x, w, groupCols(G, ki), N, ko, ki, false, G).reshape([...xShape.slice(0, -1), G * ko]),
+    gradFunc: (dy, [w, x]) => {
+      const dx = groupProduct(dy, w as tf.Tensor3D, groupCols(G, ko), N, ki, ko, true, G).reshape(xShape);
+      const dw = stridedMatMul(x!, dy, { b1: G, b2: 1, alpha: 1, m: ki, n: ko, k: N, transposeA: true, transposeB: false, a: groupCols(G, ki), b: groupCols(G, ko), c: packed(ki, ko), shape: [G, ki, ko] });
       return [dx, dw];
     },
   };
@@ -80,7 +116,7 @@ export function groupedDense(x: tf.Tensor, kernel: tf.Tensor3D, bias?: tf.Tensor
     throw new Error(`groupedDense: bias must be [${G * ko}], got [${bias.shape}]`);
   }
   if (G === 1) return dense(x, kernel.reshape([ki, ko]) as tf.Tensor2D, bias);
-  const y = (backendTraits().batchedMatMul === 'fast' ? batchedGroupedDenseOp : groupedDenseOp)(x, kernel);
+  const y = (backendTraits().batchedMatMul === 'fast' ? (stridedMatMulAvailable() ? stridedGroupedDenseOp : batchedGroupedDenseOp) : groupedDenseOp)(x, kernel);
   return bias ? tf.add(y, bias) : y;
 }
 
@@ -135,13 +171,24 @@ function perGroup(t: tf.Tensor3D): tf.Tensor2D[] {
   return t.shape[0] === 1 ? [t.reshape([t.shape[1], t.shape[2]])] : (tf.unstack(t) as tf.Tensor2D[]);
 }
 
-/** im2col per group as G matrices [B·T, K·Cg]: one fused kernel on wasm with the SIMD kernels. */
-function im2colGroups(x: tf.Tensor3D, K: number, before: number, after: number, G: number): tf.Tensor2D[] {
+/**
+ * The im2col matrices of the groups: stacked [G, B·T, K·Cg] where batched products are fast (one product over the
+ * groups), else G separate [B·T, K·Cg] (one product each); either way without a stack or unstack copy.
+ */
+type Cols = tf.Tensor3D | tf.Tensor2D[];
+const stacked = (cols: Cols): tf.Tensor3D => (Array.isArray(cols) ? (tf.stack(cols) as tf.Tensor3D) : cols);
+const separate = (cols: Cols): tf.Tensor2D[] => (Array.isArray(cols) ? cols : perGroup(cols));
+const batchedGroups = (G: number) => backendTraits().batchedMatMul === 'fast' && G > 1;
+
+/** im2col per group (see `Cols`): one fused kernel on wasm with the SIMD kernels (and blas's native ones). */
+function im2colGroups(x: tf.Tensor3D, K: number, before: number, after: number, G: number): Cols {
+  const stack = batchedGroups(G);
   if (fusedKernelsAvailable()) {
-    const cols = tf.engine().runKernel(FUSED_KERNELS.im2col, { x }, { kernelSize: K, before, groups: G });
-    return (Array.isArray(cols) ? cols : [cols]) as tf.Tensor2D[];
+    const cols = tf.engine().runKernel(FUSED_KERNELS.im2col, { x }, { kernelSize: K, before, groups: G, stacked: stack });
+    return stack ? (cols as tf.Tensor3D) : ((Array.isArray(cols) ? cols : [cols]) as tf.Tensor2D[]);
   }
-  return perGroup(im2colGrouped(x, K, before, after, G));
+  const all = im2colGrouped(x, K, before, after, G);
+  return stack ? all : perGroup(all);
 }
 
 /** Per-group [B·T, n] matrices → [B, T, G·n], the inverse of `groupsOf`. */
@@ -157,15 +204,15 @@ function groupsOf(y: tf.Tensor, G: number): tf.Tensor2D[] {
   return G === 1 ? [y2] : (tf.split(y2, G, 1) as tf.Tensor2D[]);
 }
 
-/** The forward computation from im2col matrices. W [G, K·Cin_g, Cout_g]. */
-function convFromCols(cols: tf.Tensor2D[], W: tf.Tensor3D, B: number, T: number): tf.Tensor3D {
-  if (backendTraits().batchedMatMul === 'fast' && cols.length > 1) {
+/** The forward computation from the im2col matrices [G, B·T, K·Cin_g]. W [G, K·Cin_g, Cout_g]. */
+function convFromCols(cols: Cols, W: tf.Tensor3D, B: number, T: number): tf.Tensor3D {
+  if (batchedGroups(W.shape[0])) {
     // One batched product over the groups: [G, B·T, K·Cg] · [G, K·Cg, Cout_g].
-    return groupsLast(tf.matMul(tf.stack(cols) as tf.Tensor3D, W)).reshape([B, T, W.shape[0] * W.shape[2]]) as tf.Tensor3D;
+    return groupsLast(tf.matMul(stacked(cols), W)).reshape([B, T, W.shape[0] * W.shape[2]]) as tf.Tensor3D;
   }
   const ws = tf.unstack(W) as tf.Tensor2D[];
   return fromGroups(
-    cols.map((c, g) => tf.matMul(c, ws[g]!)),
+    separate(cols).map((c, g) => tf.matMul(c, ws[g]!)),
     B,
     T,
   );
@@ -185,23 +232,52 @@ function flipKernel(W: tf.Tensor3D, K: number): tf.Tensor3D {
   return tf.reverse(W.reshape([G, K, Cin, Cout]), 1).transpose([0, 1, 3, 2]).reshape([G, K * Cout, Cin]);
 }
 
+/**
+ * The direct grouped convolution (no im2col buffer, no group transposes) where a backend registers it (the blas
+ * addon: native/conv.c): `ConvbertGroupedConv1d` x [B, T, G·Ci], w [G, K·Ci, Co] → [B, T, G·Co] (attrs kernelSize,
+ * before), and `ConvbertGroupedConv1dFilter` x, dy → dw [G, K·Ci, Co] (attrs kernelSize, before, groups).
+ */
+export const DIRECT_CONV_KERNELS = { forward: 'ConvbertGroupedConv1d', filter: 'ConvbertGroupedConv1dFilter' } as const;
+
+function directConvAvailable(): boolean {
+  return tf.getKernel(DIRECT_CONV_KERNELS.forward, tf.getBackend()) !== undefined && tf.getKernel(DIRECT_CONV_KERNELS.filter, tf.getBackend()) !== undefined;
+}
+
+function makeDirectConvOp(K: number, before: number, after: number) {
+  return customOp<[tf.Tensor3D, tf.Tensor3D]>(([x, W], save) => {
+    save([x, W]);
+    return {
+      value: tf.engine().runKernel(DIRECT_CONV_KERNELS.forward, { x, w: W }, { kernelSize: K, before }) as tf.Tensor3D,
+      gradFunc: (dy, [x, W]) => {
+        const dx = tf.engine().runKernel(DIRECT_CONV_KERNELS.forward, { x: dy, w: flipKernel(W as tf.Tensor3D, K) }, { kernelSize: K, before: after }) as tf.Tensor;
+        const dW = tf.engine().runKernel(DIRECT_CONV_KERNELS.filter, { x: x!, dy }, { kernelSize: K, before, groups: W!.shape[0] }) as tf.Tensor;
+        return [dx, dW];
+      },
+    };
+  });
+}
+
 function makeConvOp(K: number, before: number, after: number, saveIm2col: boolean) {
   return customOp<[tf.Tensor3D, tf.Tensor3D]>(([x, W], save) => {
     const G = W.shape[0];
     const cols = im2colGroups(x, K, before, after, G);
     // Without saveIm2col only x (alive anyway) and W stay on the tape.
-    save(saveIm2col ? [x, W, ...cols] : [x, W]);
+    save(saveIm2col ? [x, W, ...(Array.isArray(cols) ? cols : [cols])] : [x, W]);
     return {
       value: convFromCols(cols, W, x.shape[0], x.shape[1]),
       gradFunc: (dy, [x, W, ...saved]) => {
         const dx = convForward(dy as tf.Tensor3D, flipKernel(W as tf.Tensor3D, K), K, after, before);
-        const cs = saved.length > 0 ? (saved as tf.Tensor2D[]) : im2colGroups(x as tf.Tensor3D, K, before, after, G);
+        const cs: Cols = saved.length === 0 ? im2colGroups(x as tf.Tensor3D, K, before, after, G) : saved.length === 1 && saved[0]!.rank === 3 ? (saved[0] as tf.Tensor3D) : (saved as tf.Tensor2D[]);
         let dW: tf.Tensor;
-        if (backendTraits().batchedMatMul === 'fast' && G > 1) {
-          dW = tf.matMul(tf.stack(cs) as tf.Tensor3D, groupsFirst(dy, G), true, false);
+        if (batchedGroups(G) && stridedMatMulAvailable()) {
+          const [, KC, Co] = W!.shape as [number, number, number];
+          const BT = dy.size / (G * Co);
+          dW = stridedMatMul(stacked(cs), dy, { b1: G, b2: 1, alpha: 1, m: KC, n: Co, k: BT, transposeA: true, transposeB: false, a: packed(BT, KC), b: groupCols(G, Co), c: packed(KC, Co), shape: [G, KC, Co] });
+        } else if (batchedGroups(G)) {
+          dW = tf.matMul(stacked(cs), groupsFirst(dy, G), true, false);
         } else {
           const dys = groupsOf(dy, G);
-          dW = tf.stack(cs.map((c, g) => matMulTN(c, dys[g]!)));
+          dW = tf.stack(separate(cs).map((c, g) => matMulTN(c, dys[g]!)));
         }
         return [dx, dW];
       },
@@ -235,9 +311,10 @@ export function groupedConv1d(x: tf.Tensor3D, kernel: tf.Tensor3D, opts: Grouped
   }
   const [before, after] = convPadding(K, padding);
   const saveIm2col = opts.saveIm2col === true;
-  const key = `${K}:${before}:${after}:${saveIm2col}`;
+  const direct = directConvAvailable();
+  const key = `${K}:${before}:${after}:${direct ? 'direct' : saveIm2col}`;
   let op = convOps.get(key);
-  if (!op) convOps.set(key, (op = makeConvOp(K, before, after, saveIm2col)));
+  if (!op) convOps.set(key, (op = direct ? makeDirectConvOp(K, before, after) : makeConvOp(K, before, after, saveIm2col)));
   return op(x, kernel) as tf.Tensor3D;
 }
 

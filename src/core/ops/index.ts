@@ -16,8 +16,10 @@ export {
 } from './grouped';
 export { attention, keyMaskBias, MASK_VALUE, headBlocks, headBlocksT, fromHeadBlocks, type AttentionOptions, type AttentionResult } from './attention';
 export { gatherRows } from './gather';
+export { dropout, keepMask, KEEP_MASK_KERNEL, type KeepMaskAttrs } from './dropout';
+export { sumSquares, SUM_SQUARES_KERNEL } from './sum-squares';
 export { layerNorm } from './norm';
-export { gelu, swish, glu, type GeluForm } from './activations';
+export { gelu, swish, glu, gluHalves, ACTIVATION_KERNELS, type GeluForm } from './activations';
 export { softmaxCrossEntropy } from './loss';
 export { countMatmulFlops, kernelFlops, type FlopCount } from './flop-counter';
 export { matMulNT, matMulTN, explicitTransposes, customOp, zerosFor } from './custom';

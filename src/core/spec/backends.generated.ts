@@ -24,7 +24,7 @@ export const ENGINE_BACKENDS = [
   {
     engine: "tfjs",
     name: "blas",
-    description: "`blas`: wasm with its matrix products on the machine's BLAS (OpenBLAS, Accelerate) through a native addon built at install; where it could not be built, `auto` goes on to wasm and says why.",
+    description: "`blas`: wasm with its matrix products on the machine's BLAS (OpenBLAS, Accelerate) and its element-wise work on threaded native kernels, through a native addon built at install; where it could not be built, `auto` goes on to wasm and says why.",
     memory: { limit: 4026531840, why: "the tensors stay on the wasm heap, which addresses at most 4 GiB" },
   },
   {

@@ -169,13 +169,8 @@ export function createMlmJob(ctx: JobContext, options: MlmJobOptions = {}): Trai
         }
       }
       const grads = sum!;
-      if (accumulation > 1) {
-        for (const [name, g] of grads) {
-          grads.set(name, tf.mul(g, 1 / accumulation));
-          g.dispose();
-        }
-      }
-      const update = opt.applyGradientsDeferred(grads, learningRate);
+      // The mean over micro-batches: 1/accumulation is folded into the update (no pass over the gradients for it).
+      const update = opt.applyGradientsDeferred(grads, learningRate, 1 / accumulation);
       tf.dispose([...grads.values()]);
       // [loss, mlm, nsp, gradient norm]: the step's one read.
       const metrics = tf.tidy(() => tf.concat([tf.mean(tf.stack(parts), 0), tf.reshape(update.gradNorm, [1])]));

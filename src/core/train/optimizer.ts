@@ -1,6 +1,7 @@
 /**
  * AdamW and LAMB over named variables (`layer03/conv/glu_gate/kernel`), as in groupbert.md §9.1–9.2:
  *
+ *   g ← s·g                                       s: the caller's gradient scale (1/accumulation), folded in
  *   g ← g · min(1, clip/‖g‖)                     global-norm clipping over all gradients (off when clip = 0)
  *   m ← β1·m + (1−β1)·g,   v ← β2·v + (1−β2)·g²
  *   m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ)                  with bias correction; m̂ = m, v̂ = v without
@@ -25,11 +26,17 @@
  * q/k/v kernels gets the same result).
  */
 import * as tf from '@tensorflow/tfjs';
+import { sumSquares } from '../ops/sum-squares';
 import { FUSED_KERNELS, backendTraits, fusedKernelsAvailable, type AdamWAttrs } from '../ops/traits';
 import type { ResolvedTraining } from '../spec/resolve';
 import { checkHostTensor, toHostTensor, toHostTensorAsync, type HostTensor, type HostTensorMap } from './tensors';
 
 export type OptimizerType = 'adamw' | 'lamb';
+
+/** The factor applied to every gradient before the update (e.g. 1/accumulation for summed micro-batches). */
+function checkGradientScale(s: number): void {
+  if (!(s > 0) || !Number.isFinite(s)) throw new RangeError(`gradient scale must be finite and > 0, got ${s}`);
+}
 
 export interface OptimizerConfig {
   type: OptimizerType;
@@ -171,22 +178,23 @@ export class Optimizer {
    * with `syncReads`; on others use `applyGradientsDeferred`). Variables without a gradient are left alone (no
    * decay either). Does not dispose the gradients.
    */
-  applyGradients(gradients: GradientSource, learningRate: number): UpdateResult {
+  applyGradients(gradients: GradientSource, learningRate: number, gradientScale = 1): UpdateResult {
     this.assertIdle();
+    checkGradientScale(gradientScale);
     if (!backendTraits().syncReads) {
       throw new Error(`optimizer: the ${tf.getBackend()} backend reads the device only asynchronously; use applyGradientsDeferred`);
     }
     const pairs = this.pairsOf(gradients, learningRate);
     if (pairs.length === 0) return { gradNorm: 0, clipScale: 1, applied: true };
 
-    const gradNorm = tf.tidy(() => tf.sqrt(tf.addN(pairs.map(([, g]) => tf.sum(tf.square(g.toFloat()))))).dataSync()[0]!);
+    const gradNorm = Math.sqrt(tf.tidy(() => sumSquares(pairs.map(([, g]) => g)).dataSync()[0]!)) * gradientScale;
     if (!Number.isFinite(gradNorm)) return { gradNorm, clipScale: 1, applied: false };
     const clip = this.config.gradientClipNorm;
     const clipScale = clip > 0 && gradNorm > clip ? clip / gradNorm : 1;
 
     const t = this.updates + 1;
     const { c1, c2 } = this.biasCorrections(t);
-    tf.tidy(() => this.updateSlots(pairs, { learningRate, c1, c2, scale: clipScale }));
+    tf.tidy(() => this.updateSlots(pairs, { learningRate, c1, c2, scale: clipScale * gradientScale }));
     this.updates = t;
     return { gradNorm, clipScale, applied: true };
   }
@@ -197,10 +205,11 @@ export class Optimizer {
    * reads `gradNorm` (e.g. stacked with its loss, in its one `await data()`), calls `settle` with the value and
    * disposes the tensor. Does not dispose the gradients.
    */
-  applyGradientsDeferred(gradients: GradientSource, learningRate: number): DeferredUpdate {
+  applyGradientsDeferred(gradients: GradientSource, learningRate: number, gradientScale = 1): DeferredUpdate {
     this.assertIdle();
+    checkGradientScale(gradientScale);
     if (backendTraits().syncReads) {
-      const result = this.applyGradients(gradients, learningRate);
+      const result = this.applyGradients(gradients, learningRate, gradientScale);
       return { gradNorm: tf.scalar(result.gradNorm, 'float32'), settle: () => result };
     }
     const pairs = this.pairsOf(gradients, learningRate);
@@ -209,11 +218,12 @@ export class Optimizer {
     const t = this.updates + 1;
     const { c1, c2 } = this.biasCorrections(t);
     const clip = this.config.gradientClipNorm;
-    const gradNorm = tf.tidy(() => tf.sqrt(tf.addN(pairs.map(([, g]) => tf.sum(tf.square(g.toFloat()))))) as tf.Scalar);
+    const gradNorm = tf.tidy(() => tf.mul(tf.sqrt(sumSquares(pairs.map(([, g]) => g))), gradientScale) as tf.Scalar);
     tf.tidy(() => {
       const finite = tf.isFinite(gradNorm) as tf.Scalar;
       // min(1, clip/‖g‖): 1 for ‖g‖ = 0 (clip/0 = ∞); NaN for a NaN norm, which `finite` discards anyway.
-      const scale = clip > 0 ? (tf.minimum(tf.div(tf.scalar(clip, 'float32'), gradNorm), 1) as tf.Scalar) : undefined;
+      const clipScale = clip > 0 ? (tf.minimum(tf.div(tf.scalar(clip, 'float32'), gradNorm), 1) as tf.Scalar) : undefined;
+      const scale = gradientScale === 1 ? clipScale : clipScale ? (tf.mul(clipScale, gradientScale) as tf.Scalar) : tf.scalar(gradientScale, 'float32');
       this.updateSlots(pairs, { learningRate, c1, c2, scale, finite });
     });
 

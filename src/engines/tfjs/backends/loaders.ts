@@ -3,8 +3,7 @@
  * makes a backend of ./registry.ts without a loader here a compile error.
  */
 import type { BackendLoader } from './backend';
-import { loadBlas } from './blas/load';
-import { removeBlasMatMul } from './blas/matmul';
+import { loadBlas, unloadBlas } from './blas/load';
 import { loadCpu } from './cpu/load';
 import type { TfjsBackendName } from './registry';
 import { loadTfjsNode } from './tfjs-node/load';
@@ -17,9 +16,9 @@ export const BACKEND_LOADERS: { readonly [N in TfjsBackendName]: BackendLoader }
   webgpu: loadWebgpu,
   'tfjs-node': loadTfjsNode,
   blas: loadBlas,
-  // Plain wasm: TF.js's own matrix products (the blas backend replaces them while it is the one loaded).
+  // Plain wasm: TF.js's own kernels (the blas backend replaces some while it is the one loaded).
   wasm: async (ctx) => {
-    removeBlasMatMul();
+    unloadBlas();
     return loadWasm(ctx);
   },
   cpu: loadCpu,

@@ -10,8 +10,48 @@ import { createNodeResolver, type ModuleResolver } from '../resolver';
 
 export interface BlasAddon {
   sgemm(heap: Uint8Array, a: number, b: number, c: number, batch: number, m: number, n: number, k: number, transA: boolean, transB: boolean, strideA: number, strideB: number): void;
+  /** A b1 × b2 batch of products of matrices where they lie (strides s1, s2 and leading dimension per operand). */
+  sgemm_strided(
+    heap: Uint8Array, a: number, b: number, c: number, b1: number, b2: number, m: number, n: number, k: number, transA: number, transB: number, alpha: number,
+    as1: number, as2: number, lda: number, bs1: number, bs2: number, ldb: number, cs1: number, cs2: number, ldc: number,
+  ): void;
+  /** Grouped 1-D convolution x [B, T, G·Ci], w [G, K·Ci, Co] → y [B, T, G·Co] (native/conv.c). */
+  conv1d_grouped(heap: Uint8Array, x: number, w: number, y: number, B: number, T: number, G: number, Ci: number, Co: number, K: number, before: number): void;
+  /** Its filter gradient x, dy → dw [G, K·Ci, Co]. */
+  conv1d_grouped_filter(heap: Uint8Array, x: number, dy: number, dw: number, B: number, T: number, G: number, Ci: number, Co: number, K: number, before: number): void;
   config(): string;
+  /** The BLAS's threads (sets them when n > 0). */
   threads(n?: number): number;
+  /** The element-wise kernels' threads, the caller's included (sets them when n > 0). */
+  kernel_threads(n?: number): number;
+  // The SIMD module's kernels (src/engines/tfjs/backends/wasm/simd/kernels.wat), the heap first: native/fused.c.
+  gelu(heap: Uint8Array, x: number, y: number, cdf: number, n: number): void;
+  gelu_grad(heap: Uint8Array, dy: number, x: number, cdf: number, dx: number, n: number): void;
+  layernorm(heap: Uint8Array, x: number, gamma: number, beta: number, y: number, mean: number, rstd: number, rows: number, h: number, eps: number): void;
+  layernorm_grad(heap: Uint8Array, dy: number, x: number, gamma: number, mean: number, rstd: number, dx: number, dgamma: number, dbeta: number, rows: number, h: number): void;
+  transpose(heap: Uint8Array, src: number, dst: number, batch: number, rows: number, cols: number): void;
+  swap_leading(heap: Uint8Array, src: number, dst: number, a: number, b: number, n: number): void;
+  swap_leading_batch(heap: Uint8Array, src: number, dst: number, batch: number, a: number, b: number, n: number): void;
+  copy_rows(heap: Uint8Array, src: number, srcStride: number, dst: number, dstStride: number, rows: number, run: number): void;
+  im2col(heap: Uint8Array, x: number, dst: number, B: number, T: number, C: number, g: number, Cg: number, K: number, before: number): void;
+  sum_rows(heap: Uint8Array, src: number, dst: number, rows: number, cols: number): void;
+  adamw(
+    heap: Uint8Array, w: number, g: number, m: number, v: number, w2: number, m2: number, v2: number, n: number,
+    lr: number, beta1: number, beta2: number, eps: number, c1: number, c2: number, decay: number, scale: number,
+  ): void;
+  // Stock kernels' work (native/elementwise.c): ops and operand patterns numbered as in ./kernels.ts.
+  binary(heap: Uint8Array, op: number, a: number, patternA: number, b: number, patternB: number, out: number, outer: number, inner: number): void;
+  unary(heap: Uint8Array, op: number, x: number, y: number, n: number): void;
+  softmax(heap: Uint8Array, x: number, y: number, rows: number, h: number): void;
+  swish(heap: Uint8Array, x: number, y: number, n: number): void;
+  swish_grad(heap: Uint8Array, dy: number, x: number, dx: number, n: number): void;
+  /** y [rows, 2h] = [value | gate] → value·σ(gate) [rows, h]; its gradient → [rows, 2h]. */
+  glu(heap: Uint8Array, y: number, out: number, rows: number, h: number): void;
+  glu_grad(heap: Uint8Array, dy: number, y: number, dyFull: number, rows: number, h: number): void;
+  /** Σ over the tensors (byte offsets, element counts) of Σ x². */
+  sum_squares(heap: Uint8Array, offsets: Float64Array, counts: Float64Array): number;
+  // Dropout's keep mask (native/random.c), the same integers as core/rng.ts's fillKeepMask.
+  keep_mask(heap: Uint8Array, out: number, n: number, seed: number, threshold: number, scale: number): void;
 }
 
 export type AddonResult = { ok: true; addon: BlasAddon; file: string } | { ok: false; reason: string };
@@ -49,7 +89,7 @@ async function loadFrom(resolver: ModuleResolver, file: string): Promise<AddonRe
   } catch (err) {
     return { ok: false, reason: `the native addon does not load (rebuild it: npm run build:native): ${(err as Error).message.split('\n')[0]}` };
   }
-  if (typeof addon?.sgemm !== 'function') return { ok: false, reason: `${file} is not ConvBERT Studio's BLAS addon` };
+  if (typeof addon?.sgemm !== 'function' || typeof addon.keep_mask !== 'function') return { ok: false, reason: `${file} is not ConvBERT Studio's BLAS addon, or an older build of it (rebuild it: npm run build:native)` };
   const result: AddonResult = { ok: true, addon, file };
   cached.set(file, result);
   return result;

@@ -1,6 +1,7 @@
 /**
  * Loads the `blas` backend (./index.ts declares it): the native addon (./addon.ts), then the wasm backend as `wasm`
- * loads it, then TF.js's BatchMatMul replaced by sgemm on the wasm heap (./matmul.ts).
+ * loads it, then TF.js's BatchMatMul replaced by sgemm on the wasm heap (./matmul.ts) and the element-wise work by
+ * the addon's threaded kernels (./kernels.ts).
  *
  * Why wasm plus native kernels, not a backend of our own: TF.js's wasm backend keeps every tensor in one
  * WebAssembly.Memory, so a native kernel reads and writes tensors in place through a pointer, and the rest — our SIMD
@@ -14,7 +15,8 @@ import { smokeTest } from '../smoke';
 import { wasmFusedKernelsReady } from '../wasm/fused-kernels';
 import { loadWasm } from '../wasm/load';
 import { loadBlasAddon } from './addon';
-import { installBlasMatMul } from './matmul';
+import { installBlasKernels, removeBlasKernels } from './kernels';
+import { installBlasMatMul, removeBlasMatMul } from './matmul';
 import { blas } from '.';
 
 export const loadBlas: BackendLoader = async (ctx) => {
@@ -23,14 +25,24 @@ export const loadBlas: BackendLoader = async (ctx) => {
   if (!found.ok) return fail(found.reason);
   const w = await loadWasm(ctx);
   if (!w.attempt.ok) return fail(w.attempt.reason ?? 'the wasm backend failed to start', w.before);
-  const threads = found.addon.threads(w.threads ?? ctx.threads);
+  // One pool of threads for everything native: the products are split over it (batch items, then row blocks of
+  // the result), each part a single-threaded sgemm, so OpenBLAS runs no threads of its own to compete with it.
+  found.addon.threads(1);
+  const kernelThreads = found.addon.kernel_threads(w.threads ?? ctx.threads);
   try {
     installBlasMatMul(found.addon);
+    installBlasKernels(found.addon);
     setBackendTraits(blas.tfBackendName, blas.traits, wasmFusedKernelsReady);
     await smokeTest();
   } catch (err) {
     return fail(`the native matrix products failed a smoke test: ${(err as Error).message.split('\n')[0]}`, w.before);
   }
   const library = found.addon.config().split(' ').slice(0, 2).join(' ');
-  return { attempt: { name: blas.name, ok: true }, ...(w.before ? { before: w.before } : {}), ...(w.threads !== undefined ? { threads: w.threads } : {}), ...(w.simd !== undefined ? { simd: w.simd } : {}), library: `${library}, ${threads} BLAS thread${threads === 1 ? '' : 's'}` };
+  return { attempt: { name: blas.name, ok: true }, ...(w.before ? { before: w.before } : {}), ...(w.threads !== undefined ? { threads: w.threads } : {}), ...(w.simd !== undefined ? { simd: w.simd } : {}), library: `${library}, ${kernelThreads} thread${kernelThreads === 1 ? '' : 's'}` };
+};
+
+/** Puts TF.js's own kernels back (plain wasm asked for after blas, in one process). */
+export function unloadBlas(): void {
+  removeBlasMatMul();
+  removeBlasKernels();
 };

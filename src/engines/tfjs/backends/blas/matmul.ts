@@ -6,23 +6,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { heapOffset, wasmMemory } from '../wasm/simd';
+import { heapOffset } from '../wasm/simd';
 import type { BlasAddon } from './addon';
+import { heap } from './heap';
 
 let installed: { stock: tf.KernelConfig } | undefined;
 /** Products sgemm computed (and the stock kernel's share): what the tests check to know which one ran. */
 const calls = { blas: 0, stock: 0 };
-const views = new WeakMap<object, Uint8Array>();
-
-/** A byte view of the whole wasm memory, refreshed when the memory grows (its buffer is then a new one). */
-function heap(backend: BackendWasm): Uint8Array {
-  const memory = wasmMemory(backend);
-  if (!memory) throw new Error('the wasm backend\'s memory cannot be reached');
-  let v = views.get(backend);
-  if (!v || v.buffer !== memory.buffer) views.set(backend, (v = new Uint8Array(memory.buffer)));
-  return v;
-}
-
 const size = (shape: readonly number[]) => shape.reduce((x, y) => x * y, 1);
 
 export function installBlasMatMul(addon: BlasAddon): void {

@@ -349,6 +349,7 @@ function makeTranspose(stockTranspose: KernelFunc | undefined): KernelFunc {
       const out = backend.makeOutput(perm.map((p) => s[p]!), x.dtype);
       const [src, dst] = [heapOffset(backend, x), heapOffset(backend, out)];
       if (simdCase.kind === 'matrices') simd.transpose(src, dst, simdCase.batch, simdCase.rows, simdCase.cols);
+      else if (simd.swap_leading_batch) simd.swap_leading_batch(src, dst, simdCase.batch, simdCase.a, simdCase.b, simdCase.run);
       else {
         const bytes = simdCase.a * simdCase.b * simdCase.run * 4;
         for (let i = 0; i < simdCase.batch; i++) simd.swap_leading(src + i * bytes, dst + i * bytes, simdCase.a, simdCase.b, simdCase.run);

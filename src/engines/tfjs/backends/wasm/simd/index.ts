@@ -16,6 +16,8 @@ export interface SimdKernels {
   layernorm_grad(dy: number, x: number, gamma: number, mean: number, rstd: number, dx: number, dgamma: number, dbeta: number, rows: number, h: number): void;
   transpose(src: number, dst: number, batch: number, rows: number, cols: number): void;
   swap_leading(src: number, dst: number, a: number, b: number, n: number): void;
+  /** swap_leading over a batch of [a, b, n] blocks in one call (the native kernels have it; this module does not). */
+  swap_leading_batch?(src: number, dst: number, batch: number, a: number, b: number, n: number): void;
   /** Strides and run in bytes. */
   copy_rows(src: number, srcStride: number, dst: number, dstStride: number, rows: number, run: number): void;
   im2col(x: number, dst: number, B: number, T: number, C: number, g: number, Cg: number, K: number, before: number): void;
@@ -71,9 +73,20 @@ function instantiate(backend: BackendWasm): SimdKernels | null {
   }
 }
 
+/**
+ * Native kernels in place of this module's (the `blas` backend's addon: the same functions on the same heap,
+ * multi-threaded), or undefined for this module's own again.
+ */
+let provider: ((backend: BackendWasm) => SimdKernels | undefined) | undefined;
+export function setSimdKernelProvider(p: ((backend: BackendWasm) => SimdKernels | undefined) | undefined): void {
+  provider = p;
+}
+
 /** The kernels for this backend, or undefined (disabled, or not available here). */
 export function simdKernels(backend: BackendWasm): SimdKernels | undefined {
   if (!enabled) return undefined;
+  const native = provider?.(backend);
+  if (native) return native;
   let k = instances.get(backend);
   if (k === undefined) instances.set(backend, (k = instantiate(backend)));
   return k ?? undefined;
