@@ -5,6 +5,7 @@
  * gradient is the forward one with the kernel flipped (core/ops/grouped.ts). Layouts as core/ops/grouped.ts's
  * `groupedConv1d` (the kernel in its im2col layout). Output channels are the vector lanes (16 at a time).
  */
+#include <stdio.h>
 #include <string.h>
 #include "convbert.h"
 
@@ -109,7 +110,9 @@ static bool conv_args(napi_env env, napi_callback_info info, const char* nm, kar
   const int64_t lim = (int64_t)1 << 24;
   if (B > lim || T > lim || G > lim || Ci > lim || Co > lim || K > lim || before > lim || B * T > lim * 16 || G * Ci > lim || G * Co > lim ||
       K * Ci * Co > lim * 16) {
-    napi_throw_range_error(env, NULL, "convbert_blas.conv: sizes out of range");
+    char msg[96];
+    snprintf(msg, sizeof msg, "convbert_blas.%s: sizes out of range", nm);
+    napi_throw_range_error(env, NULL, msg);
     return false;
   }
   *k = (conv_ctx){.B = B, .T = T, .G = G, .Ci = Ci, .Co = Co, .K = K, .before = before};

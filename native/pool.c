@@ -17,6 +17,7 @@ static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static atomic_uint generation;
 static atomic_int pending;
 static atomic_llong next_chunk;
+static int job_workers; /* workers 0 … job_workers − 1 take part in the current job */
 static range_fn job_fn;
 static void* job_ctx;
 static int64_t job_n, job_chunk;
@@ -38,10 +39,14 @@ static void take_chunks(void) {
   }
 }
 
+typedef struct { unsigned generation; int index; } worker_arg;
+static worker_arg worker_args[MAX_THREADS];
+
 static void* worker(void* arg) {
   /* the generation when this worker was created (read by the creating thread, which is the one that bumps it): a
    * worker that starts late still takes the jobs posted since */
-  unsigned seen = (unsigned)(uintptr_t)arg;
+  const worker_arg* me = arg;
+  unsigned seen = me->generation;
   for (;;) {
     unsigned g;
     int spins = 0;
@@ -52,6 +57,7 @@ static void* worker(void* arg) {
       pthread_mutex_unlock(&mu);
     }
     seen = g;
+    if (me->index >= job_workers) continue; /* fewer threads asked for than were started */
     take_chunks();
     atomic_fetch_sub_explicit(&pending, 1, memory_order_release);
   }
@@ -61,9 +67,10 @@ static void* worker(void* arg) {
 void pool_set_threads(int n) {
   if (n < 1) n = 1;
   if (n > MAX_THREADS) n = MAX_THREADS;
-  /* Workers are only ever added (a job waits for every started worker, so fewer are used by not counting them). */
+  /* Workers are only ever added; when fewer are asked for, the others sit the jobs out. */
   while (started < n - 1) {
-    if (pthread_create(&workers[started], NULL, worker, (void*)(uintptr_t)atomic_load(&generation)) != 0) break;
+    worker_args[started] = (worker_arg){.generation = atomic_load(&generation), .index = started};
+    if (pthread_create(&workers[started], NULL, worker, &worker_args[started]) != 0) break;
     pthread_detach(workers[started]);
     started++;
   }
@@ -86,7 +93,8 @@ void pool_run(int64_t n, int64_t grain, range_fn fn, void* ctx) {
   job_n = n;
   job_chunk = chunk;
   atomic_store_explicit(&next_chunk, 0, memory_order_relaxed);
-  atomic_store_explicit(&pending, started, memory_order_relaxed);
+  job_workers = nthreads - 1;
+  atomic_store_explicit(&pending, job_workers, memory_order_relaxed);
   pthread_mutex_lock(&mu);
   atomic_fetch_add_explicit(&generation, 1, memory_order_release);
   pthread_cond_broadcast(&wake);

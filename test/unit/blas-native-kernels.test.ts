@@ -605,6 +605,13 @@ describe('native kernels: bounds and arguments', () => {
     { name: 'softmax', args: [0, 256, 4, 8], ptrs: [0, 1], count: 2 },
     { name: 'keep_mask', args: [0, 16, 1, 2 ** 31, 2], ptrs: [0], count: 1 },
     { name: 'sgemm', args: [0, 64, 128, 1, 2, 2, 2, false, false, 0, 0], ptrs: [0, 1, 2], count: 3 },
+    { name: 'sgemm_strided', args: [0, 1024, 2048, 2, 2, 4, 4, 4, 0, 0, 1, 64, 16, 4, 64, 16, 4, 64, 16, 4], ptrs: [0, 1, 2], count: 3 },
+    { name: 'conv1d_grouped', args: [0, 512, 1024, 1, 4, 2, 3, 5, 3, 1], ptrs: [0, 1, 2], count: 3 },
+    { name: 'conv1d_grouped_filter', args: [0, 512, 1024, 1, 4, 2, 3, 5, 3, 1], ptrs: [0, 1, 2], count: 3 },
+    { name: 'swish', args: [0, 512, 16], ptrs: [0, 1], count: 2 },
+    { name: 'swish_grad', args: [0, 128, 256, 16], ptrs: [0, 1, 2], count: 3 },
+    { name: 'glu', args: [0, 512, 4, 8], ptrs: [0, 1], count: 2 },
+    { name: 'glu_grad', args: [0, 256, 512, 4, 8], ptrs: [0, 1, 2], count: 3 },
   ];
   for (const c of CALLS) {
     it(`${c.name}: RangeError past the heap, for a negative or misaligned offset; TypeError for the wrong argument count`, (t) => {

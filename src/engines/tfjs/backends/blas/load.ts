@@ -27,8 +27,9 @@ export const loadBlas: BackendLoader = async (ctx) => {
   if (!w.attempt.ok) return fail(w.attempt.reason ?? 'the wasm backend failed to start', w.before);
   // One pool of threads for everything native: the products are split over it (batch items, then row blocks of
   // the result), each part a single-threaded sgemm, so OpenBLAS runs no threads of its own to compete with it.
+  // Its size is the threads asked for (or the machine's cores), whether or not wasm's own threaded build came up.
   found.addon.threads(1);
-  const kernelThreads = found.addon.kernel_threads(w.threads ?? ctx.threads);
+  const kernelThreads = found.addon.kernel_threads(ctx.threads);
   try {
     installBlasMatMul(found.addon);
     installBlasKernels(found.addon);
