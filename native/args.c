@@ -29,6 +29,12 @@ bool kargs_read(napi_env env, napi_callback_info info, const char* name, const c
       if (napi_get_value_double(env, argv[i], &a->f[i - 1]) != napi_ok) goto bad;
       continue;
     }
+    if (s == 'b') {
+      bool flag = false;
+      if (napi_get_value_bool(env, argv[i], &flag) != napi_ok) goto bad;
+      a->v[i - 1] = flag;
+      continue;
+    }
     double d = 0;
     if (napi_get_value_double(env, argv[i], &d) != napi_ok || d != (double)(int64_t)d || d > 9.0e15 || d < -9.0e15) goto bad;
     const int64_t v = (int64_t)d;
@@ -47,6 +53,17 @@ bool kargs_inside(napi_env env, const char* name, const kargs* a, int64_t off, i
   if (off >= 0 && count >= 0 && count <= (a->bytes >> 2) && off <= a->bytes - 4 * count) return true;
   char msg[160];
   snprintf(msg, sizeof msg, "convbert_blas.%s: a tensor lies outside the heap", name);
+  napi_throw_range_error(env, NULL, msg);
+  return false;
+}
+
+bool kargs_product(napi_env env, const char* name, int64_t x, int64_t y, int64_t* out) {
+  if (x >= 0 && y >= 0 && (y == 0 || x <= INT64_MAX / y)) {
+    *out = x * y;
+    return true;
+  }
+  char msg[160];
+  snprintf(msg, sizeof msg, "convbert_blas.%s: sizes out of range", name);
   napi_throw_range_error(env, NULL, msg);
   return false;
 }

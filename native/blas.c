@@ -16,11 +16,6 @@
 #endif
 
 
-static int64_t int_arg(napi_env env, napi_value v, int* ok) {
-  int64_t out = 0;
-  if (napi_get_value_int64(env, v, &out) != napi_ok) *ok = 0;
-  return out;
-}
 
 typedef struct {
   const float *A, *B;
@@ -57,45 +52,25 @@ static void gemm_range(void* c, int64_t b, int64_t e) {
  *   C[i] at c + i·m·n. op(A) is m×k, op(B) is k×n.
  */
 static napi_value sgemm(napi_env env, napi_callback_info info) {
-  size_t argc = 12;
-  napi_value argv[12];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 12) {
-    napi_throw_type_error(env, NULL, "convbert_blas.sgemm: expected 12 arguments");
-    return NULL;
-  }
-  napi_typedarray_type type;
-  size_t length = 0, offset = 0;
-  void* data = NULL;
-  napi_value buffer;
-  if (napi_get_typedarray_info(env, argv[0], &type, &length, &data, &buffer, &offset) != napi_ok || type != napi_uint8_array) {
-    napi_throw_type_error(env, NULL, "convbert_blas.sgemm: the heap must be a Uint8Array");
-    return NULL;
-  }
-  int ok = 1;
-  int64_t a = int_arg(env, argv[1], &ok), b = int_arg(env, argv[2], &ok), c = int_arg(env, argv[3], &ok);
-  int64_t batch = int_arg(env, argv[4], &ok), m = int_arg(env, argv[5], &ok), n = int_arg(env, argv[6], &ok), k = int_arg(env, argv[7], &ok);
-  bool ta = false, tb = false;
-  if (napi_get_value_bool(env, argv[8], &ta) != napi_ok || napi_get_value_bool(env, argv[9], &tb) != napi_ok) ok = 0;
-  int64_t sa = int_arg(env, argv[10], &ok), sb = int_arg(env, argv[11], &ok);
-  if (!ok || batch < 0 || m < 0 || n < 0 || k < 0 || sa < 0 || sb < 0 || a < 0 || b < 0 || c < 0 || (a | b | c) % 4 != 0) {
-    napi_throw_range_error(env, NULL, "convbert_blas.sgemm: offsets, sizes and strides must be whole numbers >= 0, offsets multiples of 4");
-    return NULL;
-  }
+  kargs x;
+  const char* nm = "sgemm";
+  if (!kargs_read(env, info, nm, "pppiiiibbii", &x)) return NULL;
+  const int64_t a = x.v[0], b = x.v[1], c = x.v[2], batch = x.v[3], m = x.v[4], n = x.v[5], k = x.v[6], sa = x.v[9], sb = x.v[10];
+  const bool ta = x.v[7] != 0, tb = x.v[8] != 0;
   /* Every matrix must lie inside the heap: an untrusted caller cannot make this read or write out of bounds. */
-  const int64_t bytes = (int64_t)length;
-  const int64_t lastA = batch > 0 ? a + 4 * ((batch - 1) * sa + m * k) : a;
-  const int64_t lastB = batch > 0 ? b + 4 * ((batch - 1) * sb + k * n) : b;
-  const int64_t lastC = c + 4 * batch * m * n;
-  if (lastA > bytes || lastB > bytes || lastC > bytes) {
-    napi_throw_range_error(env, NULL, "convbert_blas.sgemm: a matrix lies outside the heap");
+  int64_t mk, kn, mn, bmn, ea, eb;
+  const int64_t last = batch > 0 ? batch - 1 : 0;
+  if (!kargs_product(env, nm, m, k, &mk) || !kargs_product(env, nm, k, n, &kn) || !kargs_product(env, nm, m, n, &mn) || !kargs_product(env, nm, batch, mn, &bmn) ||
+      !kargs_product(env, nm, last, sa, &ea) || !kargs_product(env, nm, last, sb, &eb))
     return NULL;
-  }
-  uint8_t* heap = (uint8_t*)data;
+  const int64_t floats = x.bytes / 4; /* each term at most the heap, so the sums below cannot overflow */
+  if (mk > floats || kn > floats || ea > floats || eb > floats) return kargs_inside(env, nm, &x, -1, 0), NULL;
+  if ((batch > 0 && (!kargs_inside(env, nm, &x, a, ea + mk) || !kargs_inside(env, nm, &x, b, eb + kn))) || !kargs_inside(env, nm, &x, c, bmn)) return NULL;
+  uint8_t* heap = x.heap;
   float* C = (float*)(heap + c);
   if (m == 0 || n == 0 || batch == 0) return NULL;
   if (k == 0) {
-    memset(C, 0, (size_t)(batch * m * n) * sizeof(float));
+    memset(C, 0, (size_t)bmn * sizeof(float));
     return NULL;
   }
   gemm_ctx g = {.A = (const float*)(heap + a), .B = (const float*)(heap + b), .C = C, .m = m, .n = n, .k = k, .sa = sa, .sb = sb, .ta = ta, .tb = tb};

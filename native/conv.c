@@ -119,37 +119,32 @@ static bool conv_args(napi_env env, napi_callback_info info, const char* nm, kar
   return true;
 }
 
-/* conv1d_grouped(heap, x, w, y, B, T, G, Ci, Co, K, before): x [B, T, G·Ci], w [G, K·Ci, Co] → y [B, T, G·Co] */
-static napi_value conv1d_grouped(napi_env env, napi_callback_info info) {
+/*
+ * conv1d_grouped(heap, x, w, y, B, T, G, Ci, Co, K, before): x [B, T, G·Ci], w [G, K·Ci, Co] → y [B, T, G·Co];
+ * conv1d_grouped_filter(heap, x, dy, dw, B, T, G, Ci, Co, K, before): x, dy [B, T, G·Co] → dw [G, K·Ci, Co].
+ */
+static napi_value conv_entry(napi_env env, napi_callback_info info, bool filter) {
   kargs a;
   conv_ctx k;
-  const char* nm = "conv1d_grouped";
+  const char* nm = filter ? "conv1d_grouped_filter" : "conv1d_grouped";
   if (!conv_args(env, info, nm, &a, &k)) return NULL;
-  if (!kargs_inside(env, nm, &a, a.v[0], k.B * k.T * k.G * k.Ci) || !kargs_inside(env, nm, &a, a.v[1], k.G * k.K * k.Ci * k.Co) ||
-      !kargs_inside(env, nm, &a, a.v[2], k.B * k.T * k.G * k.Co))
+  const int64_t xs = k.B * k.T * k.G * k.Ci, ws = k.G * k.K * k.Ci * k.Co, ys = k.B * k.T * k.G * k.Co;
+  if (!kargs_inside(env, nm, &a, a.v[0], xs) || !kargs_inside(env, nm, &a, a.v[1], filter ? ys : ws) || !kargs_inside(env, nm, &a, a.v[2], filter ? ws : ys))
     return NULL;
   k.x = F32(&a, a.v[0]);
-  k.w = F32(&a, a.v[1]);
   k.out = F32(&a, a.v[2]);
-  pool_run(k.B * k.T, 8, conv_range, &k);
+  if (filter) {
+    k.dy = F32(&a, a.v[1]);
+    pool_run(k.G, 1, conv_filter_range, &k);
+  } else {
+    k.w = F32(&a, a.v[1]);
+    pool_run(k.B * k.T, 8, conv_range, &k);
+  }
   return NULL;
 }
 
-/* conv1d_grouped_filter(heap, x, dy, dw, B, T, G, Ci, Co, K, before): x [B, T, G·Ci], dy [B, T, G·Co] → dw [G, K·Ci, Co] */
-static napi_value conv1d_grouped_filter(napi_env env, napi_callback_info info) {
-  kargs a;
-  conv_ctx k;
-  const char* nm = "conv1d_grouped_filter";
-  if (!conv_args(env, info, nm, &a, &k)) return NULL;
-  if (!kargs_inside(env, nm, &a, a.v[0], k.B * k.T * k.G * k.Ci) || !kargs_inside(env, nm, &a, a.v[1], k.B * k.T * k.G * k.Co) ||
-      !kargs_inside(env, nm, &a, a.v[2], k.G * k.K * k.Ci * k.Co))
-    return NULL;
-  k.x = F32(&a, a.v[0]);
-  k.dy = F32(&a, a.v[1]);
-  k.out = F32(&a, a.v[2]);
-  pool_run(k.G, 1, conv_filter_range, &k);
-  return NULL;
-}
+static napi_value conv1d_grouped(napi_env env, napi_callback_info info) { return conv_entry(env, info, false); }
+static napi_value conv1d_grouped_filter(napi_env env, napi_callback_info info) { return conv_entry(env, info, true); }
 
 void define_conv(napi_env env, napi_value exports) {
   EXPORT(env, exports, "conv1d_grouped", conv1d_grouped);

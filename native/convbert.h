@@ -26,8 +26,29 @@
 
 #define MAX_ARGS 24
 
+/* e^w for w in [-87.3, 88.72] (clamped to it): Cody–Waite reduction and Cephes' polynomial
+ * (as kernels.wat's $exp4), with 2ⁿ applied as two factors so that n = 128
+ * (w up to 88.72, e^w up to 3.4e38, the float maximum) does not overflow the exponent field */
+static inline float exp_poly(float w) {
+  w = w < 88.72f ? w : 88.72f;
+  w = w > -87.3f ? w : -87.3f;
+  const float n = __builtin_rintf(w * 1.44269504f);
+  const float r = (w - n * 0.693359375f) - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  const int32_t n1 = (int32_t)n >> 1, n2 = (int32_t)n - n1;
+  union { int32_t i; float f; } s1 = {.i = (n1 + 127) << 23}, s2 = {.i = (n2 + 127) << 23};
+  return p * s1.f * s2.f;
+}
+
+
 /* A kernel's arguments: argv[0] is the heap (a Uint8Array over the whole wasm memory), then what `sig` says:
- * 'p' a byte offset (a multiple of 4), 'i' a count (an integer >= 0), 'f' a number, 's' a signed integer. */
+ * 'p' a byte offset (a multiple of 4), 'i' a count (an integer >= 0), 'f' a number, 's' a signed integer, 'b' a boolean. */
 typedef struct {
   uint8_t* heap;
   int64_t bytes;
@@ -37,6 +58,8 @@ typedef struct {
 
 /* false (with a JS exception pending) when the arguments are not what `sig` says. */
 bool kargs_read(napi_env env, napi_callback_info info, const char* name, const char* sig, kargs* a);
+/* x·y into *out, false (with a RangeError pending) when it would overflow. */
+bool kargs_product(napi_env env, const char* name, int64_t x, int64_t y, int64_t* out);
 /* false (with a RangeError pending) unless `count` float32s at byte offset `off` lie inside the heap. */
 bool kargs_inside(napi_env env, const char* name, const kargs* a, int64_t off, int64_t count);
 #define F32(a, off) ((float*)((a)->heap + (off)))

@@ -58,7 +58,9 @@ static napi_value binary(napi_env env, napi_callback_info info) {
   const char* nm = "binary";
   if (!kargs_read(env, info, nm, "ipipipii", &a)) return NULL;
   const int64_t op = a.v[0], pa = a.v[2], pb = a.v[4], outer = a.v[6], inner = a.v[7];
-  if (op > DIV || pa > SCALAR || pb > SCALAR || (inner > 0 && outer > INT64_MAX / inner)) {
+  int64_t size_;
+  if (!kargs_product(env, nm, outer, inner, &size_)) return NULL;
+  if (op > DIV || pa > SCALAR || pb > SCALAR) {
     napi_throw_range_error(env, NULL, "convbert_blas.binary: unknown op or operand pattern");
     return NULL;
   }
@@ -75,25 +77,6 @@ static napi_value binary(napi_env env, napi_callback_info info) {
 enum { NEG, SQUARE, SIGMOID, EXP, SQRT, RSQRT, RECIPROCAL, RELU, LOG };
 typedef struct { const float* x; float* y; int op; } un_ctx;
 
-/* e^w for w in [-87.3, 88.72] (clamped to it): fused.c's exp_poly, with 2ⁿ applied as two factors so that n = 128
- * (w up to 88.72, e^w up to 3.4e38, the float maximum) does not overflow the exponent field */
-static inline float expf_poly(float w) {
-  w = w < 88.72f ? w : 88.72f;
-  w = w > -87.3f ? w : -87.3f;
-  const float n = __builtin_rintf(w * 1.44269504f);
-  const float r = (w - n * 0.693359375f) - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * (r * r) + r + 1.0f;
-  const int32_t n1 = (int32_t)n >> 1, n2 = (int32_t)n - n1;
-  union { int32_t i; float f; } s1 = {.i = (n1 + 127) << 23}, s2 = {.i = (n2 + 127) << 23};
-  return p * s1.f * s2.f;
-}
-
 HOT static void unary_range(void* c, int64_t b, int64_t e) {
   const un_ctx* k = c;
   const float* restrict x = k->x;
@@ -101,8 +84,8 @@ HOT static void unary_range(void* c, int64_t b, int64_t e) {
   switch (k->op) {
     case NEG: for (int64_t i = b; i < e; i++) y[i] = -x[i]; break;
     case SQUARE: for (int64_t i = b; i < e; i++) y[i] = x[i] * x[i]; break;
-    case SIGMOID: for (int64_t i = b; i < e; i++) y[i] = 1.0f / (1.0f + expf_poly(-x[i])); break;
-    case EXP: for (int64_t i = b; i < e; i++) y[i] = x[i] > 88.72f ? INFINITY : x[i] < -87.3f ? 0.0f : expf_poly(x[i]); break;
+    case SIGMOID: for (int64_t i = b; i < e; i++) y[i] = 1.0f / (1.0f + exp_poly(-x[i])); break;
+    case EXP: for (int64_t i = b; i < e; i++) y[i] = x[i] > 88.72f ? INFINITY : x[i] < -87.3f ? 0.0f : exp_poly(x[i]); break;
     case SQRT: for (int64_t i = b; i < e; i++) y[i] = sqrtf(x[i]); break;
     case RSQRT: for (int64_t i = b; i < e; i++) y[i] = 1.0f / sqrtf(x[i]); break;
     case RECIPROCAL: for (int64_t i = b; i < e; i++) y[i] = 1.0f / x[i]; break;
@@ -141,8 +124,8 @@ HOT static void softmax_range(void* c, int64_t b, int64_t e) {
     float acc[16] = {0}, s = 0;
     int64_t j = 0;
     for (; j + 16 <= h; j += 16)
-      for (int l = 0; l < 16; l++) acc[l] += (y[j + l] = expf_poly(x[j + l] - mx));
-    for (; j < h; j++) s += (y[j] = expf_poly(x[j] - mx));
+      for (int l = 0; l < 16; l++) acc[l] += (y[j + l] = exp_poly(x[j + l] - mx));
+    for (; j < h; j++) s += (y[j] = exp_poly(x[j] - mx));
     for (int l = 0; l < 16; l++) s += acc[l];
     const float inv = 1.0f / s;
     for (j = 0; j < h; j++) y[j] *= inv;
@@ -155,7 +138,8 @@ static napi_value softmax(napi_env env, napi_callback_info info) {
   const char* nm = "softmax";
   if (!kargs_read(env, info, nm, "ppii", &a)) return NULL;
   const int64_t rows = a.v[2], h = a.v[3];
-  if (h > 0 && rows > INT64_MAX / h) return kargs_inside(env, nm, &a, -1, 0), NULL;
+  int64_t size_;
+  if (!kargs_product(env, nm, rows, h, &size_)) return NULL;
   if (!kargs_inside(env, nm, &a, a.v[0], rows * h) || !kargs_inside(env, nm, &a, a.v[1], rows * h)) return NULL;
   if (h == 0) return NULL;
   sm_ctx k = {.x = F32(&a, a.v[0]), .y = F32(&a, a.v[1]), .h = h};
@@ -244,7 +228,7 @@ static napi_value sum_squares(napi_env env, napi_callback_info info) {
 
 /* ---- Swish x·σ(x) and GLU v·σ(g) over the two halves of each row, with their gradients ---- */
 typedef struct { const float *x, *dy; float *y, *dx; int64_t h; } act_ctx;
-static inline float sigmoidf_poly(float x) { return 1.0f / (1.0f + expf_poly(-x)); }
+static inline float sigmoidf_poly(float x) { return 1.0f / (1.0f + exp_poly(-x)); }
 
 HOT static void swish_range(void* c, int64_t b, int64_t e) {
   const act_ctx* k = c;
@@ -317,7 +301,8 @@ static napi_value glu(napi_env env, napi_callback_info info) {
   kargs a;
   if (!kargs_read(env, info, "glu", "ppii", &a)) return NULL;
   const int64_t rows = a.v[2], h = a.v[3];
-  if (h > 0 && rows > INT64_MAX / (4 * h)) return kargs_inside(env, "glu", &a, -1, 0), NULL;
+  int64_t size_;
+  if (!kargs_product(env, "glu", rows, 2 * h, &size_)) return NULL;
   if (!kargs_inside(env, "glu", &a, a.v[0], rows * 2 * h) || !kargs_inside(env, "glu", &a, a.v[1], rows * h)) return NULL;
   if (h == 0) return NULL;
   act_ctx k = {.x = F32(&a, a.v[0]), .y = F32(&a, a.v[1]), .h = h};
@@ -331,7 +316,8 @@ static napi_value glu_grad(napi_env env, napi_callback_info info) {
   const char* nm = "glu_grad";
   if (!kargs_read(env, info, nm, "pppii", &a)) return NULL;
   const int64_t rows = a.v[3], h = a.v[4];
-  if (h > 0 && rows > INT64_MAX / (4 * h)) return kargs_inside(env, nm, &a, -1, 0), NULL;
+  int64_t size_;
+  if (!kargs_product(env, nm, rows, 2 * h, &size_)) return NULL;
   if (!kargs_inside(env, nm, &a, a.v[0], rows * h) || !kargs_inside(env, nm, &a, a.v[1], rows * 2 * h) || !kargs_inside(env, nm, &a, a.v[2], rows * 2 * h)) return NULL;
   if (h == 0) return NULL;
   act_ctx k = {.dy = F32(&a, a.v[0]), .x = F32(&a, a.v[1]), .dx = F32(&a, a.v[2]), .h = h};

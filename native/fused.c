@@ -10,23 +10,6 @@
 
 #define GRAIN 16384 /* elements: below this a kernel runs on the caller alone */
 
-/* e^w for w <= 88.3, clamped below at -87.3: Cody–Waite reduction, Cephes' polynomial (as kernels.wat's $exp4). */
-static inline float exp_poly(float w) {
-  w = w < 88.3f ? w : 88.3f;
-  w = w > -87.3f ? w : -87.3f;
-  const float n = __builtin_rintf(w * 1.44269504f);
-  const float r = (w - n * 0.693359375f) - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * (r * r) + r + 1.0f;
-  union { int32_t i; float f; } s = {.i = ((int32_t)n + 127) << 23};
-  return p * s.f;
-}
-
 /* Φ(x) = ½ + ½·erf(x/√2), erf on a rational minimax fit (as kernels.wat's $phi4). */
 static inline float phi(float x) {
   float z = x * 0.70710678f;
@@ -140,7 +123,8 @@ static napi_value layernorm(napi_env env, napi_callback_info info) {
   if (!kargs_read(env, info, "layernorm", "ppppppiif", &a)) return NULL;
   const int64_t rows = a.v[6], h = a.v[7];
   const char* nm = "layernorm";
-  if (h > 0 && rows > INT64_MAX / h) return kargs_inside(env, nm, &a, -1, 0), NULL;
+  int64_t size_;
+  if (!kargs_product(env, nm, rows, h, &size_)) return NULL;
   if (!kargs_inside(env, nm, &a, a.v[0], rows * h) || !kargs_inside(env, nm, &a, a.v[1], h) || !kargs_inside(env, nm, &a, a.v[2], h) ||
       !kargs_inside(env, nm, &a, a.v[3], rows * h) || !kargs_inside(env, nm, &a, a.v[4], rows) || !kargs_inside(env, nm, &a, a.v[5], rows))
     return NULL;
@@ -205,7 +189,8 @@ static napi_value layernorm_grad(napi_env env, napi_callback_info info) {
   const char* nm = "layernorm_grad";
   if (!kargs_read(env, info, nm, "ppppppppii", &a)) return NULL;
   const int64_t rows = a.v[8], h = a.v[9];
-  if (h > 0 && rows > INT64_MAX / h) return kargs_inside(env, nm, &a, -1, 0), NULL;
+  int64_t size_;
+  if (!kargs_product(env, nm, rows, h, &size_)) return NULL;
   if (!kargs_inside(env, nm, &a, a.v[0], rows * h) || !kargs_inside(env, nm, &a, a.v[1], rows * h) || !kargs_inside(env, nm, &a, a.v[2], h) ||
       !kargs_inside(env, nm, &a, a.v[3], rows) || !kargs_inside(env, nm, &a, a.v[4], rows) || !kargs_inside(env, nm, &a, a.v[5], rows * h) ||
       !kargs_inside(env, nm, &a, a.v[6], h) || !kargs_inside(env, nm, &a, a.v[7], h))
@@ -267,7 +252,8 @@ static napi_value transpose(napi_env env, napi_callback_info info) {
   const char* nm = "transpose";
   if (!kargs_read(env, info, nm, "ppiii", &a)) return NULL;
   const int64_t batch = a.v[2], rows = a.v[3], cols = a.v[4];
-  if ((rows > 0 && cols > INT64_MAX / rows) || (rows * cols > 0 && batch > INT64_MAX / (rows * cols))) return kargs_inside(env, nm, &a, -1, 0), NULL;
+  int64_t size_;
+  if (!kargs_product(env, nm, rows, cols, &size_) || !kargs_product(env, nm, size_, batch, &size_)) return NULL;
   const int64_t n = batch * rows * cols;
   if (!kargs_inside(env, nm, &a, a.v[0], n) || !kargs_inside(env, nm, &a, a.v[1], n)) return NULL;
   if (n == 0) return NULL;
@@ -380,7 +366,8 @@ static napi_value sum_rows(napi_env env, napi_callback_info info) {
   const char* nm = "sum_rows";
   if (!kargs_read(env, info, nm, "ppii", &a)) return NULL;
   const int64_t rows = a.v[2], cols = a.v[3];
-  if (cols > 0 && rows > INT64_MAX / cols) return kargs_inside(env, nm, &a, -1, 0), NULL;
+  int64_t size_;
+  if (!kargs_product(env, nm, rows, cols, &size_)) return NULL;
   if (!kargs_inside(env, nm, &a, a.v[0], rows * cols) || !kargs_inside(env, nm, &a, a.v[1], cols)) return NULL;
   sum_ctx k = {.src = F32(&a, a.v[0]), .dst = F32(&a, a.v[1]), .rows = rows, .cols = cols};
   pool_run((cols + 63) / 64, GRAIN / (64 * (rows + 1)) + 1, sum_rows_range, &k);

@@ -10,100 +10,28 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { loadBackend } from '../../src/engines/tfjs/backends';
-import { loadBlasAddon, type BlasAddon } from '../../src/engines/tfjs/backends/blas/addon';
+import type { BlasAddon } from '../../src/engines/tfjs/backends/blas/addon';
 import { blasKernelCalls, blasKernelsInstalled, planBinary, PATTERN, UNARY_OPS } from '../../src/engines/tfjs/backends/blas/kernels';
 import { KERNELS_WASM } from '../../src/engines/tfjs/backends/wasm/simd/kernels.generated';
 import type { SimdKernels } from '../../src/engines/tfjs/backends/wasm/simd';
-import { fillKeepMask, keepThreshold, mulberry32 } from '../../src/core/rng';
+import { fillKeepMask, keepThreshold } from '../../src/core/rng';
+import { assertClose, assertEach, assertSame, loadAddonForTests, loadBlasForTests, NativeTestHeap, randArray, WA } from './native-heap';
 
 let skip: string | false = false;
 let addon: BlasAddon;
 let wat: SimdKernels;
-let heap: Uint8Array;
-let f32: Float32Array;
-const MiB = 1024 * 1024;
-/** The WebAssembly JS API (the project compiles without the DOM lib, which declares it). */
-const WA = (globalThis as unknown as {
-  WebAssembly: {
-    Memory: new (d: { initial: number }) => { buffer: ArrayBuffer };
-    Module: new (bytes: Uint8Array) => object;
-    Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-  };
-}).WebAssembly;
+// one heap for both: the wat module imports its memory, the addon takes its bytes
+const mem = new NativeTestHeap(64);
+const { heap, f32, alloc, reset, put, get } = mem;
 
 before(async () => {
-  const found = await loadBlasAddon();
-  if (!found.ok) {
-    skip = `no native BLAS addon here: ${found.reason}`;
-    console.log(`# skipped: ${skip}`);
-    return;
+  const found = await loadAddonForTests();
+  if (typeof found === 'string') skip = found;
+  else {
+    addon = found.addon;
+    wat = new WA.Instance(new WA.Module(Buffer.from(KERNELS_WASM.plain, 'base64')), { env: { memory: mem.memory } }).exports as unknown as SimdKernels;
   }
-  addon = found.addon;
-  const memory = new WA.Memory({ initial: (64 * MiB) / 65536 });
-  heap = new Uint8Array(memory.buffer);
-  f32 = new Float32Array(memory.buffer);
-  wat = new WA.Instance(new WA.Module(Buffer.from(KERNELS_WASM.plain, 'base64')), { env: { memory } }).exports as unknown as SimdKernels;
 });
-
-// ---- heap helpers: a bump allocator (16-byte aligned), reset per case ----
-let top = 0;
-function alloc(n: number): number {
-  const off = top;
-  top += Math.ceil((4 * n) / 16) * 16 + 16;
-  assert.ok(top <= heap.length, 'test heap exhausted');
-  return off;
-}
-function reset(): void {
-  f32.fill(NaN, 0, top / 4); // what the last case wrote: stale values must not pass for results
-  top = 0;
-}
-function put(values: ArrayLike<number>): number {
-  const off = alloc(values.length);
-  f32.set(values, off / 4);
-  return off;
-}
-function get(off: number, n: number): Float32Array {
-  return f32.slice(off / 4, off / 4 + n);
-}
-function randArray(n: number, seed: number, scale = 1, shift = 0): Float32Array {
-  const r = mulberry32(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = (r() * 2 - 1) * scale + shift;
-  return out;
-}
-
-/** max |got − want| ≤ tol · max |want| (and the lengths agree). */
-function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string, tol: number): void {
-  assert.equal(got.length, want.length, `${what}: length`);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    assert.ok(Number.isFinite(got[i]!) === Number.isFinite(want[i]!), `${what}[${i}]: ${got[i]} vs ${want[i]}`);
-    if (Number.isFinite(want[i]!)) {
-      diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
-      scale = Math.max(scale, Math.abs(want[i]!));
-    }
-  }
-  assert.ok(diff <= tol * Math.max(scale, 1e-30), `${what}: differs by ${(diff / Math.max(scale, 1e-30)).toExponential(2)} relative (tolerance ${tol})`);
-}
-
-/** Each element within tol relative of its own reference (plus an absolute floor). */
-function assertEach(got: ArrayLike<number>, want: ArrayLike<number>, what: string, rel: number, abs = 0): void {
-  assert.equal(got.length, want.length, `${what}: length`);
-  for (let i = 0; i < want.length; i++) {
-    const g = got[i]!;
-    const w = want[i]!;
-    if (g === w) continue;
-    assert.ok(Math.abs(g - w) <= rel * Math.abs(w) + abs, `${what}[${i}]: ${g} vs ${w}`);
-  }
-}
-
-function assertSame(got: Float32Array, want: Float32Array, what: string): void {
-  assert.equal(got.length, want.length, `${what}: length`);
-  const a = new Uint32Array(got.buffer, got.byteOffset, got.length);
-  const b = new Uint32Array(want.buffer, want.byteOffset, want.length);
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) assert.fail(`${what}[${i}]: ${got[i]} vs ${want[i]} (not bit-identical)`);
-}
 
 // ---- float64 references ----
 /** erf by its everywhere-positive series e^(−z²)·Σ 2ⁿz^(2n+1)/(1·3·…·(2n+1)) (no cancellation), ±1 far out. */
@@ -178,6 +106,36 @@ function layernormGradRun(k: 'addon' | 'wat', dy: Float32Array, x: Float32Array,
   return { dx: get(pdx, rows * h), dgamma: get(pdg, h), dbeta: get(pdb, h) };
 }
 
+/** A layernorm and its gradient to hold the addon's to: the wat module's, or the plain-JS loops. */
+interface LayernormPair {
+  fwd: typeof layernormRef;
+  grad: typeof layernormGradRef;
+}
+const WAT_LAYERNORM: LayernormPair = { fwd: (...a) => layernormRun('wat', ...a), grad: (...a) => layernormGradRun('wat', ...a) };
+const JS_LAYERNORM: LayernormPair = { fwd: layernormRef, grad: layernormGradRef };
+
+/**
+ * On a reset heap, the addon's layernorm (eps 1e-5), then its layernorm_grad at the reference's mean and rstd, against
+ * `ref` (rstd held by `rstdCheck`); inputs from randArray with these seeds: x (0.5 ± 3), gamma (1 ± 1), beta (±0.5), dy.
+ */
+function layernormVs(ref: LayernormPair, rows: number, h: number, seeds: [number, number, number, number], rstdCheck: typeof assertClose) {
+  reset();
+  const x = randArray(rows * h, seeds[0], 3, 0.5);
+  const gamma = randArray(h, seeds[1], 1, 1);
+  const beta = randArray(h, seeds[2], 0.5);
+  const dy = randArray(rows * h, seeds[3], 1);
+  const got = layernormRun('addon', x, gamma, beta, rows, h, 1e-5);
+  const want = ref.fwd(x, gamma, beta, rows, h, 1e-5);
+  assertClose(got.y, want.y, `layernorm y ${rows}×${h}`, 1e-5);
+  assertClose(got.mean, want.mean, `layernorm mean ${rows}×${h}`, 1e-5);
+  rstdCheck(got.rstd, want.rstd, `layernorm rstd ${rows}×${h}`, 1e-5);
+  const gg = layernormGradRun('addon', dy, x, gamma, want.mean, want.rstd, rows, h);
+  const gw = ref.grad(dy, x, gamma, want.mean, want.rstd, rows, h);
+  assertClose(gg.dx, gw.dx, `layernorm_grad dx ${rows}×${h}`, 1e-5);
+  assertClose(gg.dgamma, gw.dgamma, `layernorm_grad dgamma ${rows}×${h}`, 1e-5);
+  assertClose(gg.dbeta, gw.dbeta, `layernorm_grad dbeta ${rows}×${h}`, 1e-5);
+}
+
 function adamwRun(k: 'addon' | 'wat', w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array) {
   const n = w.length;
   const pw = put(w), pg = put(g), pm = put(m), pv = put(v), pw2 = alloc(n), pm2 = alloc(n), pv2 = alloc(n);
@@ -214,44 +172,25 @@ describe('native fused kernels = the wasm SIMD module (sizes multiples of 4)', (
 
   it('layernorm and layernorm_grad', (t) => {
     if (skip) return t.skip(skip);
-    for (const [rows, h] of [[1, 4], [7, 64], [300, 256]] as const) {
-      reset();
-      const x = randArray(rows * h, h, 3, 0.5);
-      const gamma = randArray(h, 2, 1, 1);
-      const beta = randArray(h, 3, 0.5);
-      const a = layernormRun('addon', x, gamma, beta, rows, h, 1e-5);
-      const b = layernormRun('wat', x, gamma, beta, rows, h, 1e-5);
-      assertClose(a.y, b.y, `layernorm y ${rows}×${h}`, 1e-5);
-      assertClose(a.mean, b.mean, `layernorm mean ${rows}×${h}`, 1e-5);
-      assertClose(a.rstd, b.rstd, `layernorm rstd ${rows}×${h}`, 1e-5);
-      const dy = randArray(rows * h, 9, 1);
-      const ga = layernormGradRun('addon', dy, x, gamma, b.mean, b.rstd, rows, h);
-      const gb = layernormGradRun('wat', dy, x, gamma, b.mean, b.rstd, rows, h);
-      assertClose(ga.dx, gb.dx, `layernorm_grad dx ${rows}×${h}`, 1e-5);
-      assertClose(ga.dgamma, gb.dgamma, `layernorm_grad dgamma ${rows}×${h}`, 1e-5);
-      assertClose(ga.dbeta, gb.dbeta, `layernorm_grad dbeta ${rows}×${h}`, 1e-5);
-    }
+    for (const [rows, h] of [[1, 4], [7, 64], [300, 256]] as const) layernormVs(WAT_LAYERNORM, rows, h, [h, 2, 3, 9], assertClose);
   });
 
   it('transpose, swap_leading, swap_leading_batch (vs a loop of swap_leading), copy_rows: bit-identical', (t) => {
     if (skip) return t.skip(skip);
-    for (const [batch, rows, cols] of [[1, 4, 4], [3, 36, 68], [2, 5, 7], [1, 129, 33]] as const) {
+    /** On a reset heap, the addon's and the wat module's kernel on randArray(n, n) (n = the dims' product): bit-identical. */
+    const vsWat = (kernel: 'transpose' | 'swap_leading', dims: readonly [number, number, number]) => {
       reset();
-      const n = batch * rows * cols;
+      const n = dims[0] * dims[1] * dims[2];
       const src = put(randArray(n, n));
       const [d1, d2] = [alloc(n), alloc(n)];
-      addon.transpose(heap, src, d1, batch, rows, cols);
-      wat.transpose(src, d2, batch, rows, cols);
-      assertSame(get(d1, n), get(d2, n), `transpose ${batch}×${rows}×${cols}`);
-    }
+      addon[kernel](heap, src, d1, ...dims);
+      wat[kernel](src, d2, ...dims);
+      assertSame(get(d1, n), get(d2, n), `${kernel} ${dims.join('×')}`);
+    };
+    for (const dims of [[1, 4, 4], [3, 36, 68], [2, 5, 7], [1, 129, 33]] as const) vsWat('transpose', dims);
     for (const [A, B, n] of [[1, 1, 4], [4, 8, 16], [12, 5, 64]] as const) {
-      reset();
+      vsWat('swap_leading', [A, B, n]);
       const size = A * B * n;
-      const src = put(randArray(size, size));
-      const [d1, d2] = [alloc(size), alloc(size)];
-      addon.swap_leading(heap, src, d1, A, B, n);
-      wat.swap_leading(src, d2, A, B, n);
-      assertSame(get(d1, size), get(d2, size), `swap_leading ${A}×${B}×${n}`);
       const batch = 3;
       const bsrc = put(randArray(batch * size, size + 1));
       const [b1, b2] = [alloc(batch * size), alloc(batch * size)];
@@ -333,23 +272,7 @@ describe('native fused kernels = plain-JS loops (odd sizes)', () => {
 
   it('layernorm and layernorm_grad (h = 5, 33, 1001)', (t) => {
     if (skip) return t.skip(skip);
-    for (const [rows, h] of [[1, 5], [3, 5], [17, 33], [70, 33], [3, 1001]] as const) {
-      reset();
-      const x = randArray(rows * h, rows * h, 3, 0.5);
-      const gamma = randArray(h, 4, 1, 1);
-      const beta = randArray(h, 5, 0.5);
-      const got = layernormRun('addon', x, gamma, beta, rows, h, 1e-5);
-      const want = layernormRef(x, gamma, beta, rows, h, 1e-5);
-      assertClose(got.y, want.y, `layernorm y ${rows}×${h}`, 1e-5);
-      assertClose(got.mean, want.mean, `layernorm mean ${rows}×${h}`, 1e-5);
-      assertEach(got.rstd, want.rstd, `layernorm rstd ${rows}×${h}`, 1e-5);
-      const dy = randArray(rows * h, 11, 1);
-      const gg = layernormGradRun('addon', dy, x, gamma, want.mean, want.rstd, rows, h);
-      const gw = layernormGradRef(dy, x, gamma, want.mean, want.rstd, rows, h);
-      assertClose(gg.dx, gw.dx, `layernorm_grad dx ${rows}×${h}`, 1e-5);
-      assertClose(gg.dgamma, gw.dgamma, `layernorm_grad dgamma ${rows}×${h}`, 1e-5);
-      assertClose(gg.dbeta, gw.dbeta, `layernorm_grad dbeta ${rows}×${h}`, 1e-5);
-    }
+    for (const [rows, h] of [[1, 5], [3, 5], [17, 33], [70, 33], [3, 1001]] as const) layernormVs(JS_LAYERNORM, rows, h, [rows * h, 4, 5, 11], assertEach);
   });
 
   it('transpose, swap_leading(_batch), copy_rows, im2col (Cg = 3): exact', (t) => {
@@ -677,14 +600,7 @@ describe('planBinary', () => {
 describe('TF.js on blas: the replaced stock kernels = the cpu backend', () => {
   let tfSkip: string | false = false;
   before(async () => {
-    if (skip) return;
-    try {
-      await loadBackend('blas', { strict: true, threads: 2 });
-      assert.ok(blasKernelsInstalled());
-    } catch (err) {
-      tfSkip = `the blas backend does not load: ${(err as Error).message}`;
-      console.log(`# skipped: ${tfSkip}`);
-    }
+    if (!skip) tfSkip = await loadBlasForTests();
   });
   const why = () => skip || tfSkip;
 

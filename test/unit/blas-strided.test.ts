@@ -11,98 +11,24 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { loadBackend } from '../../src/engines/tfjs/backends';
-import { loadBlasAddon, type BlasAddon } from '../../src/engines/tfjs/backends/blas/addon';
-import { blasKernelCalls, blasKernelsInstalled, BINARY_OPS, PATTERN } from '../../src/engines/tfjs/backends/blas/kernels';
+import type { BlasAddon } from '../../src/engines/tfjs/backends/blas/addon';
+import { blasKernelCalls, BINARY_OPS, PATTERN } from '../../src/engines/tfjs/backends/blas/kernels';
 import { packed, stridedMatMul, STRIDED_MATMUL_KERNEL, type MatrixLayout, type StridedMatMulAttrs } from '../../src/core/ops/strided';
 import { convPadding, DIRECT_CONV_KERNELS, groupedConv1d, type ConvPadding } from '../../src/core/ops/grouped';
 import { ACTIVATION_KERNELS, gluHalves, swish } from '../../src/core/ops/activations';
 import { countMatmulFlops } from '../../src/core/ops/flop-counter';
-import { mulberry32 } from '../../src/core/rng';
+import { assertClose, assertEach, assertSame, loadAddonForTests, loadBlasForTests, NativeTestHeap, randArray, size } from './native-heap';
 
 let skip: string | false = false;
 let addon: BlasAddon;
 let addonFile: string;
-let heap: Uint8Array;
-let f32: Float32Array;
-const MiB = 1024 * 1024;
-/** The WebAssembly JS API (the project compiles without the DOM lib, which declares it). */
-const WA = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } } }).WebAssembly;
+const { heap, alloc, reset, put, get } = new NativeTestHeap(32);
 
 before(async () => {
-  const found = await loadBlasAddon();
-  if (!found.ok) {
-    skip = `no native BLAS addon here: ${found.reason}`;
-    console.log(`# skipped: ${skip}`);
-    return;
-  }
-  addon = found.addon;
-  addonFile = found.file;
-  const memory = new WA.Memory({ initial: (32 * MiB) / 65536 });
-  heap = new Uint8Array(memory.buffer);
-  f32 = new Float32Array(memory.buffer);
+  const found = await loadAddonForTests();
+  if (typeof found === 'string') skip = found;
+  else ({ addon, file: addonFile } = found);
 });
-
-// ---- heap helpers: a bump allocator (16-byte aligned), reset per case ----
-let top = 0;
-function alloc(n: number): number {
-  const off = top;
-  top += Math.ceil((4 * n) / 16) * 16 + 16;
-  assert.ok(top <= heap.length, 'test heap exhausted');
-  return off;
-}
-function reset(): void {
-  f32.fill(NaN, 0, top / 4); // stale values must not pass for results
-  top = 0;
-}
-function put(values: ArrayLike<number>): number {
-  const off = alloc(values.length);
-  f32.set(values, off / 4);
-  return off;
-}
-function get(off: number, n: number): Float32Array {
-  return f32.slice(off / 4, off / 4 + n);
-}
-function randArray(n: number, seed: number, scale = 1, shift = 0): Float32Array {
-  const r = mulberry32(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = (r() * 2 - 1) * scale + shift;
-  return out;
-}
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-
-/** max |got − want| ≤ tol · max |want| (and the lengths agree, NaNs where the reference has them). */
-function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string, tol: number): void {
-  assert.equal(got.length, want.length, `${what}: length`);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    assert.ok(Number.isFinite(got[i]!) === Number.isFinite(want[i]!), `${what}[${i}]: ${got[i]} vs ${want[i]}`);
-    if (Number.isFinite(want[i]!)) {
-      diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
-      scale = Math.max(scale, Math.abs(want[i]!));
-    }
-  }
-  assert.ok(diff <= tol * Math.max(scale, 1e-30), `${what}: differs by ${(diff / Math.max(scale, 1e-30)).toExponential(2)} relative (tolerance ${tol})`);
-}
-
-/** Each element within rel of its own reference, plus an absolute floor. */
-function assertEach(got: ArrayLike<number>, want: ArrayLike<number>, what: string, rel: number, abs = 0): void {
-  assert.equal(got.length, want.length, `${what}: length`);
-  for (let i = 0; i < want.length; i++) {
-    const g = got[i]!;
-    const w = want[i]!;
-    if (g === w) continue;
-    assert.ok(Math.abs(g - w) <= rel * Math.abs(w) + abs, `${what}[${i}]: ${g} vs ${w}`);
-  }
-}
-
-function assertSame(got: Float32Array, want: Float32Array, what: string): void {
-  assert.equal(got.length, want.length, `${what}: length`);
-  const a = new Uint32Array(got.buffer, got.byteOffset, got.length);
-  const b = new Uint32Array(want.buffer, want.byteOffset, want.length);
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) assert.fail(`${what}[${i}]: ${got[i]} vs ${want[i]} (not bit-identical)`);
-}
 
 // ---- strided sgemm: a case, its plain-JS reference, a run on the heap ----
 interface Strided {
@@ -283,36 +209,26 @@ describe('sgemm_strided = a plain-JS triple loop', () => {
 });
 
 // ---- direct grouped convolution ----
-function convRef(x: Float32Array, w: Float32Array, B: number, T: number, G: number, Ci: number, Co: number, K: number, before: number): Float64Array {
-  const y = new Float64Array(B * T * G * Co);
+/** Each tap of the grouped convolution, as f(xi, wi, yi): x[xi] · w[wi] adds to y[yi] (`before` zeros of padding in front). */
+function forEachTap(B: number, T: number, G: number, Ci: number, Co: number, K: number, before: number, f: (xi: number, wi: number, yi: number) => void): void {
   for (let b = 0; b < B; b++)
     for (let t = 0; t < T; t++)
       for (let g = 0; g < G; g++)
-        for (let o = 0; o < Co; o++) {
-          let s = 0;
+        for (let o = 0; o < Co; o++)
           for (let j = 0; j < K; j++) {
             const u = t + j - before;
             if (u < 0 || u >= T) continue;
-            for (let i = 0; i < Ci; i++) s += w[(g * K * Ci + j * Ci + i) * Co + o]! * x[(b * T + u) * G * Ci + g * Ci + i]!;
+            for (let i = 0; i < Ci; i++) f((b * T + u) * G * Ci + g * Ci + i, (g * K * Ci + j * Ci + i) * Co + o, (b * T + t) * G * Co + g * Co + o);
           }
-          y[(b * T + t) * G * Co + g * Co + o] = s;
-        }
+}
+function convRef(x: Float32Array, w: Float32Array, B: number, T: number, G: number, Ci: number, Co: number, K: number, before: number): Float64Array {
+  const y = new Float64Array(B * T * G * Co);
+  forEachTap(B, T, G, Ci, Co, K, before, (xi, wi, yi) => (y[yi]! += w[wi]! * x[xi]!));
   return y;
 }
 function convFilterRef(x: Float32Array, dy: Float32Array, B: number, T: number, G: number, Ci: number, Co: number, K: number, before: number): Float64Array {
   const dw = new Float64Array(G * K * Ci * Co);
-  for (let g = 0; g < G; g++)
-    for (let j = 0; j < K; j++)
-      for (let i = 0; i < Ci; i++)
-        for (let o = 0; o < Co; o++) {
-          let s = 0;
-          for (let b = 0; b < B; b++)
-            for (let t = 0; t < T; t++) {
-              const u = t + j - before;
-              if (u >= 0 && u < T) s += x[(b * T + u) * G * Ci + g * Ci + i]! * dy[(b * T + t) * G * Co + g * Co + o]!;
-            }
-          dw[(g * K * Ci + j * Ci + i) * Co + o] = s;
-        }
+  forEachTap(B, T, G, Ci, Co, K, before, (xi, wi, yi) => (dw[wi]! += x[xi]! * dy[yi]!));
   return dw;
 }
 function convRun(B: number, T: number, G: number, Ci: number, Co: number, K: number, before: number, seed: number) {
@@ -493,14 +409,7 @@ describe('the thread pool: a worker created right before a job takes it (no dead
 describe('TF.js on blas: strided products, the direct conv and the fused activations', () => {
   let tfSkip: string | false = false;
   before(async () => {
-    if (skip) return;
-    try {
-      await loadBackend('blas', { strict: true, threads: 2 });
-      assert.ok(blasKernelsInstalled());
-    } catch (err) {
-      tfSkip = `the blas backend does not load: ${(err as Error).message}`;
-      console.log(`# skipped: ${tfSkip}`);
-    }
+    if (!skip) tfSkip = await loadBlasForTests();
   });
   const why = () => skip || tfSkip;
   const T = (shape: number[], seed: number, scale = 1) => tf.tensor(randArray(size(shape), seed, scale), shape);
