@@ -30,8 +30,8 @@
  * (as kernels.wat's $exp4), with 2ⁿ applied as two factors so that n = 128
  * (w up to 88.72, e^w up to 3.4e38, the float maximum) does not overflow the exponent field */
 static inline float exp_poly(float w) {
-  w = w < 88.72f ? w : 88.72f;
-  w = w > -87.3f ? w : -87.3f;
+  w = w > 88.72f ? 88.72f : w; /* written so that NaN falls through both and stays NaN */
+  w = w < -87.3f ? -87.3f : w;
   const float n = __builtin_rintf(w * 1.44269504f);
   const float r = (w - n * 0.693359375f) - n * -2.12194440e-4f;
   float p = 1.9875691500e-4f;

@@ -89,7 +89,7 @@ HOT static void unary_range(void* c, int64_t b, int64_t e) {
     case SQRT: for (int64_t i = b; i < e; i++) y[i] = sqrtf(x[i]); break;
     case RSQRT: for (int64_t i = b; i < e; i++) y[i] = 1.0f / sqrtf(x[i]); break;
     case RECIPROCAL: for (int64_t i = b; i < e; i++) y[i] = 1.0f / x[i]; break;
-    case RELU: for (int64_t i = b; i < e; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f; break;
+    case RELU: for (int64_t i = b; i < e; i++) y[i] = x[i] <= 0.0f ? 0.0f : x[i]; break; /* NaN stays NaN */
     default: for (int64_t i = b; i < e; i++) y[i] = logf(x[i]); break;
   }
 }

@@ -13,8 +13,8 @@
 /* Φ(x) = ½ + ½·erf(x/√2), erf on a rational minimax fit (as kernels.wat's $phi4). */
 static inline float phi(float x) {
   float z = x * 0.70710678f;
-  z = z < 4.0f ? z : 4.0f;
-  z = z > -4.0f ? z : -4.0f;
+  z = z > 4.0f ? 4.0f : z; /* NaN stays NaN */
+  z = z < -4.0f ? -4.0f : z;
   const float z2 = z * z;
   float p = z2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
   p = z2 * p + -2.10102402082508e-06f;

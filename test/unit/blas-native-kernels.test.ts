@@ -456,6 +456,30 @@ describe('native element-wise kernels = plain-JS loops', () => {
     assert.ok(Math.abs(one - xs[2]!.reduce((s, v) => s + v * v, 0)) <= 1e-6 * one);
   });
 
+  it('a NaN stays NaN through exp, sigmoid, relu, gelu, swish, softmax (the clamps must not turn it into a number)', (t) => {
+    if (skip) return t.skip(skip);
+    // A NaN that came out finite would hide a diverged step from the trainer's non-finite check.
+    const x = [NaN, 1, -1, 0.5, 100, -100, NaN, 3]; // 8 elements: NaN in a vector lane and in the tail of 4-lane groups
+    reset();
+    const px = put(x);
+    const py = alloc(x.length);
+    const pc = alloc(x.length);
+    for (const op of ['Sigmoid', 'Exp', 'Relu'] as const) {
+      addon.unary(heap, UNARY_OPS[op], px, py, x.length);
+      const y = get(py, x.length);
+      assert.ok(Number.isNaN(y[0]!) && Number.isNaN(y[6]!), `${op}(NaN) = ${y[0]}, ${y[6]}`);
+      assert.ok(Number.isFinite(y[1]!), `${op}(1) = ${y[1]}`);
+    }
+    addon.gelu(heap, px, py, pc, x.length);
+    assert.ok(Number.isNaN(get(py, 1)[0]!) && Number.isNaN(get(pc, 1)[0]!), 'gelu(NaN) and Φ(NaN) are NaN');
+    addon.gelu_grad(heap, put(new Array<number>(x.length).fill(1)), px, pc, py, x.length);
+    assert.ok(Number.isNaN(get(py, 1)[0]!), 'gelu_grad at NaN is NaN');
+    addon.swish(heap, px, py, x.length);
+    assert.ok(Number.isNaN(get(py, 1)[0]!), 'swish(NaN) is NaN');
+    addon.softmax(heap, px, py, 2, 4); // row 0 holds a NaN, row 1 ([100, −100, NaN, 3]) too
+    assert.ok(get(py, 8).every((v) => Number.isNaN(v)), 'a row with a NaN softmaxes to NaN');
+  });
+
   it('keep_mask = fillKeepMask, bit for bit (odd sizes, thresholds 0, 2^31, 2^32)', (t) => {
     if (skip) return t.skip(skip);
     for (const n of [1, 3, 17, 1001, 100003])
