@@ -8,22 +8,17 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { createColors } from 'picocolors';
-import { runCli } from '../../src/cli/main';
-import type { CliIo } from '../../src/cli/io';
 import { loadLatestCheckpoint } from '../../src/run-format/checkpoint';
 import { readMetricEvents } from '../../src/run-format/metrics';
 import { readRunInfo } from '../../src/run-format/run-dir';
 import type { TrainerMessage, TrainerMessageOf } from '../../src/protocol';
 import { JOB_MODULE_ENV } from '../../src/engines/tfjs/trainer/jobs';
-import { useBuiltInTrainer } from '../cli-harness';
+import { cli, tinySpecText, tinyWorkspace, useBuiltInTrainer } from '../cli-harness';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'src/cli/main.ts');
-const CORPUS = path.join(ROOT, 'test/fixtures/corpus/small.txt');
 const TSX = require.resolve('tsx');
 
 // Every trainer these tests start (in-process CLI or child CLI) inherits this environment.
@@ -31,28 +26,8 @@ before(async () => {
   useBuiltInTrainer();
 });
 
-/** A 1-layer BERT with hidden 32 on a 1 kB corpus: 12 steps of 2×16 tokens, eval every 5, checkpoint every 4. */
-const SPEC = `{
-  // tiny masked-LM run
-  "version": 1,
-  "name": "tiny",
-  "extends": "bert-tiny",
-  "model": { "hiddenSize": 32, "numHeads": 2, "numLayers": 1, "vocabSize": 128, "maxPositions": 32 },
-  "training": {
-    "corpus": ["corpus.txt"],
-    "sequenceLength": 16,
-    "batchSize": 2,
-    "steps": 12,
-    "seed": 11,
-    "learningRate": { "peak": 0.001, "warmupSteps": 2 },
-    "evalInterval": 5,
-    "evalBatches": 1,
-    "validationFraction": 0.2,
-    "checkpointInterval": 4,
-    "backend": "cpu",
-  },
-}
-`;
+/** 12 steps, eval every 5, checkpoint every 4, on the cpu backend. */
+const SPEC = tinySpecText({ name: 'tiny', steps: 12, seed: 11, evalInterval: 5, checkpointInterval: 4, backend: 'cpu' });
 
 const made: string[] = [];
 after(() => {
@@ -60,24 +35,7 @@ after(() => {
 });
 
 function workspace(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'convbert-cli-train-'));
-  made.push(dir);
-  writeFileSync(path.join(dir, 'tiny.convbert.json'), SPEC);
-  copyFileSync(CORPUS, path.join(dir, 'corpus.txt'));
-  return dir;
-}
-
-function capture(cwd: string) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { out: (t) => void out.push(t), err: (t) => void err.push(t), color: createColors(false), isTTY: false, cwd };
-  return { io, stdout: () => out.join(''), stderr: () => err.join('') };
-}
-
-async function cli(cwd: string, ...argv: string[]) {
-  const c = capture(cwd);
-  const code = await runCli(argv, c.io);
-  return { code, stdout: c.stdout(), stderr: c.stderr() };
+  return tinyWorkspace('convbert-cli-train-', SPEC, made);
 }
 
 function runsOf(cwd: string): string[] {

@@ -7,37 +7,15 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { listCheckpoints } from '../../src/run-format/checkpoint-name';
 import { readMetricEvents } from '../../src/run-format/metrics';
-import { cli } from '../cli-harness';
+import { cli, tinySpecText, tinyWorkspace } from '../cli-harness';
 import { webgpuOrSkip } from '../webgpu-adapter';
 
-const ROOT = path.resolve(__dirname, '../..');
-const CORPUS = path.join(ROOT, 'test/fixtures/corpus/small.txt');
 
-const SPEC = `{
-  "version": 1,
-  "name": "tiny-webgpu",
-  "extends": "bert-tiny",
-  "model": { "hiddenSize": 32, "numHeads": 2, "numLayers": 1, "vocabSize": 128, "maxPositions": 32 },
-  "training": {
-    "corpus": ["corpus.txt"],
-    "sequenceLength": 16,
-    "batchSize": 2,
-    "steps": 8,
-    "seed": 5,
-    "learningRate": { "peak": 0.001, "warmupSteps": 2 },
-    "evalInterval": 100,
-    "evalBatches": 1,
-    "validationFraction": 0.2,
-    "checkpointInterval": 2,
-    "backend": "webgpu",
-  },
-}
-`;
+const SPEC = tinySpecText({ name: 'tiny-webgpu', steps: 8, seed: 5, evalInterval: 100, checkpointInterval: 2, backend: 'webgpu' });
 
 let skip: string | false = false;
 const made: string[] = [];
@@ -51,10 +29,7 @@ after(() => {
 
 test('a device validation error stops the run naming the op; the last checkpoint is whole and resumes', async (t) => {
   if (skip) return t.skip(skip);
-  const cwd = mkdtempSync(path.join(os.tmpdir(), 'convbert-webgpu-fault-'));
-  made.push(cwd);
-  writeFileSync(path.join(cwd, 'tiny.convbert.json'), SPEC);
-  copyFileSync(CORPUS, path.join(cwd, 'corpus.txt'));
+  const cwd = tinyWorkspace('convbert-webgpu-fault-', SPEC, made);
 
   // Reads: the data pipeline's, one per step, a checkpoint's worth (weights and moments) every 2 steps: read 150
   // falls after the first checkpoint (step 2) and well before the end (a whole run makes under 400).
