@@ -3,7 +3,7 @@
  * stock compositions keep every intermediate), plus GLU.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FUSED_KERNELS, fusedKernelsAvailable } from './traits';
+import { FUSED_KERNELS, fusedKernelsAvailable, kernelRegistered } from './traits';
 import { customOp, expNonPositive } from './custom';
 
 const run = (name: string, inputs: tf.NamedTensorMap) => tf.engine().runKernel(name, inputs) as tf.Tensor | tf.Tensor[];
@@ -62,7 +62,7 @@ export function gelu(x: tf.Tensor, form: GeluForm = 'erf'): tf.Tensor {
  * compositions below run.
  */
 export const ACTIVATION_KERNELS = { swish: 'ConvbertSwish', swishGrad: 'ConvbertSwishGrad', glu: 'ConvbertGlu', gluGrad: 'ConvbertGluGrad' } as const;
-const registered = (name: string, x: tf.Tensor) => x.dtype === 'float32' && tf.getKernel(name, tf.getBackend()) !== undefined;
+const registered = (name: string, x: tf.Tensor) => x.dtype === 'float32' && kernelRegistered(name);
 
 const swishOp = customOp<[tf.Tensor]>(([x], save) => {
   save([x]);

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { fillKeepMask, keepThreshold } from '../rng';
+import { kernelRegistered } from './traits';
 
 export const KEEP_MASK_KERNEL = 'ConvbertKeepMask';
 
@@ -25,7 +26,7 @@ export function keepMask(shape: number[], rate: number, seed: number): tf.Tensor
   const keep = 1 - rate;
   if (!(keep > 0 && keep <= 1)) throw new RangeError(`a dropout rate is in [0, 1), not ${rate}`);
   const attrs: KeepMaskAttrs = { shape: [...shape], seed: seed >>> 0, threshold: keepThreshold(keep), scale: Math.fround(1 / keep) };
-  if (tf.getKernel(KEEP_MASK_KERNEL, tf.getBackend())) {
+  if (kernelRegistered(KEEP_MASK_KERNEL)) {
     return tf.engine().runKernel(KEEP_MASK_KERNEL, {}, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
   }
   return tf.tensor(fillKeepMask(new Float32Array(tf.util.sizeFromShape(shape)), attrs.seed, attrs.threshold, attrs.scale), shape, 'float32');

@@ -7,6 +7,7 @@
  * formulation elsewhere.
  */
 import * as tf from '@tensorflow/tfjs';
+import { kernelRegistered } from './traits';
 
 export const STRIDED_MATMUL_KERNEL = 'ConvbertStridedMatMul';
 
@@ -36,7 +37,7 @@ export interface StridedMatMulAttrs {
 }
 
 export function stridedMatMulAvailable(): boolean {
-  return tf.getKernel(STRIDED_MATMUL_KERNEL, tf.getBackend()) !== undefined;
+  return kernelRegistered(STRIDED_MATMUL_KERNEL);
 }
 
 /** A contiguous batch of [rows, cols] matrices (b2 of them per step of the first index). */

@@ -48,6 +48,15 @@ function active(): Declared | undefined {
   return declared.get(tf.getBackend());
 }
 
+/**
+ * Whether the active backend registered a kernel of ours by this name (the fused kernels a backend may offer beyond
+ * `FUSED_KERNELS`: the blas addon's keep mask, strided products, direct convolution, activations, Σx²); the ops keep
+ * their stock composition where it did not.
+ */
+export function kernelRegistered(name: string): boolean {
+  return tf.getKernel(name, tf.getBackend()) !== undefined;
+}
+
 /** The traits of the backend TF.js has active now. */
 export function backendTraits(): Readonly<BackendTraits> {
   return active()?.traits ?? DEFAULT_TRAITS;
