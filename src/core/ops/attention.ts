@@ -199,50 +199,29 @@ interface ProbsBox {
   out?: tf.Tensor;
 }
 
-function makeOps(H: number, box: ProbsBox) {
-  const hold = (probs: tf.Tensor) => {
-    if (!box.want) return;
-    box.out?.dispose();
-    box.out = tf.keep(probs.clone()); // survives the forward pass's tidy
-  };
-  const masked = customOp<[tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.Tensor]>(([q, k, v, maskBias], save) => {
-    const f = forward(q, k, v, maskBias, null, H);
-    hold(f.probs);
-    save([q, k, v, f.probs, maskBias]);
-    return {
-      value: f.context,
-      gradFunc: (dO, [q, k, v, probs, maskBias]) => {
-        const g = backward(dO, q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, probs!, null, H);
-        return [g.dq, g.dk, g.dv, zerosFor(maskBias!)];
-      },
-    };
-  });
-  const unmasked = customOp<[tf.Tensor3D, tf.Tensor3D, tf.Tensor3D]>(([q, k, v], save) => {
-    const f = forward(q, k, v, null, null, H);
-    hold(f.probs);
-    save([q, k, v, f.probs]);
-    return {
-      value: f.context,
-      gradFunc: (dO, [q, k, v, probs]) => {
-        const g = backward(dO, q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, probs!, null, H);
-        return [g.dq, g.dk, g.dv];
-      },
-    };
-  });
-  // With attention dropout: the keep mask is one more input, given no gradient.
-  const dropout = customOp<[tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.Tensor, tf.Tensor]>(([q, k, v, maskBias, keep], save) => {
+/**
+ * The attention op for one combination of optional inputs: q, k, v, then the key-mask bias when `masked`, then the
+ * dropout keep mask when `dropped`. The optional inputs take no gradient.
+ */
+function makeOp(H: number, box: ProbsBox, masked: boolean, dropped: boolean) {
+  return customOp<tf.Tensor[]>((inputs, save) => {
+    const [q, k, v, ...extra] = inputs as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, ...tf.Tensor[]];
+    const maskBias = masked ? extra[0]! : null;
+    const keep = dropped ? extra[masked ? 1 : 0]! : null;
     const f = forward(q, k, v, maskBias, keep, H);
-    hold(f.probs);
-    save([q, k, v, f.probs, maskBias, keep]);
+    if (box.want) {
+      box.out?.dispose();
+      box.out = tf.keep(f.probs.clone()); // survives the forward pass's tidy
+    }
+    save([q, k, v, f.probs, ...extra]);
     return {
       value: f.context,
-      gradFunc: (dO, [q, k, v, probs, maskBias, keep]) => {
-        const g = backward(dO, q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, probs!, keep!, H);
-        return [g.dq, g.dk, g.dv, zerosFor(maskBias!), zerosFor(keep!)];
+      gradFunc: (dO, [q, k, v, probs, ...extra]) => {
+        const g = backward(dO, q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, probs!, dropped ? extra[masked ? 1 : 0]! : null, H);
+        return [g.dq, g.dk, g.dv, ...extra.map((t) => zerosFor(t))];
       },
     };
   });
-  return { masked, unmasked, dropout };
 }
 
 /** The additive key mask [B, 1, 1, T_k] for a 0/1 key mask [B, T_k] (1 = real token). */
@@ -307,19 +286,9 @@ export function attention(
     throw new Error(`attention: keep must be [${B}, ${heads}, ${Tq}, ${Tk}], got [${keep.shape}]`);
   }
   const box: ProbsBox = { want: opts.returnProbs === true };
-  const ops = makeOps(heads, box);
-  let context: tf.Tensor;
-  if (keep) {
-    const bias = keyMask ? keyMaskBias(keyMask) : tf.zeros([B, 1, 1, Tk]);
-    context = ops.dropout(q, k, v, bias, keep);
-    bias.dispose(); // the op saved its own reference
-  } else if (keyMask) {
-    const bias = keyMaskBias(keyMask);
-    context = ops.masked(q, k, v, bias);
-    bias.dispose(); // the op saved its own reference
-  } else {
-    context = ops.unmasked(q, k, v);
-  }
+  const bias = keyMask ? keyMaskBias(keyMask) : null;
+  const context = makeOp(heads, box, bias !== null, keep !== undefined)(q, k, v, ...(bias ? [bias] : []), ...(keep ? [keep] : []));
+  bias?.dispose(); // the op saved its own reference
   if (!box.want) return context as tf.Tensor3D;
   const kept = box.out!;
   const probs = kept.clone(); // tracked by the caller's scope, unlike the kept original
