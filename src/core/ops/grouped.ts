@@ -10,7 +10,7 @@
  * the op's inputs (the conv's im2col buffer is rebuilt in the backward pass unless `saveIm2col` asks to keep it).
  */
 import * as tf from '@tensorflow/tfjs';
-import { backendTraits, FUSED_KERNELS, fusedKernelsAvailable } from './traits';
+import { backendTraits, FUSED_KERNELS, fusedKernelsAvailable, kernelRegistered } from './traits';
 import { customOp, lastDim, matMulNT, matMulTN } from './custom';
 import { dense } from './dense';
 import { packed, stridedMatMul, stridedMatMulAvailable, type MatrixLayout } from './strided';
@@ -180,12 +180,15 @@ const stacked = (cols: Cols): tf.Tensor3D => (Array.isArray(cols) ? (tf.stack(co
 const separate = (cols: Cols): tf.Tensor2D[] => (Array.isArray(cols) ? cols : perGroup(cols));
 const batchedGroups = (G: number) => backendTraits().batchedMatMul === 'fast' && G > 1;
 
-/** im2col per group (see `Cols`): one fused kernel on wasm with the SIMD kernels (and blas's native ones). */
+/**
+ * im2col per group (see `Cols`): G matrices from one fused kernel on wasm with the SIMD kernels (per-group products);
+ * stacked where batched products are fast (cpu, webgpu; blas takes the direct convolution and no im2col at all).
+ */
 function im2colGroups(x: tf.Tensor3D, K: number, before: number, after: number, G: number): Cols {
   const stack = batchedGroups(G);
-  if (fusedKernelsAvailable()) {
-    const cols = tf.engine().runKernel(FUSED_KERNELS.im2col, { x }, { kernelSize: K, before, groups: G, stacked: stack });
-    return stack ? (cols as tf.Tensor3D) : ((Array.isArray(cols) ? cols : [cols]) as tf.Tensor2D[]);
+  if (!stack && fusedKernelsAvailable()) {
+    const cols = tf.engine().runKernel(FUSED_KERNELS.im2col, { x }, { kernelSize: K, before, groups: G });
+    return (Array.isArray(cols) ? cols : [cols]) as tf.Tensor2D[];
   }
   const all = im2colGrouped(x, K, before, after, G);
   return stack ? all : perGroup(all);
@@ -240,7 +243,7 @@ function flipKernel(W: tf.Tensor3D, K: number): tf.Tensor3D {
 export const DIRECT_CONV_KERNELS = { forward: 'ConvbertGroupedConv1d', filter: 'ConvbertGroupedConv1dFilter' } as const;
 
 function directConvAvailable(): boolean {
-  return tf.getKernel(DIRECT_CONV_KERNELS.forward, tf.getBackend()) !== undefined && tf.getKernel(DIRECT_CONV_KERNELS.filter, tf.getBackend()) !== undefined;
+  return kernelRegistered(DIRECT_CONV_KERNELS.forward) && kernelRegistered(DIRECT_CONV_KERNELS.filter);
 }
 
 function makeDirectConvOp(K: number, before: number, after: number) {
@@ -269,11 +272,7 @@ function makeConvOp(K: number, before: number, after: number, saveIm2col: boolea
         const dx = convForward(dy as tf.Tensor3D, flipKernel(W as tf.Tensor3D, K), K, after, before);
         const cs: Cols = saved.length === 0 ? im2colGroups(x as tf.Tensor3D, K, before, after, G) : saved.length === 1 && saved[0]!.rank === 3 ? (saved[0] as tf.Tensor3D) : (saved as tf.Tensor2D[]);
         let dW: tf.Tensor;
-        if (batchedGroups(G) && stridedMatMulAvailable()) {
-          const [, KC, Co] = W!.shape as [number, number, number];
-          const BT = dy.size / (G * Co);
-          dW = stridedMatMul(stacked(cs), dy, { b1: G, b2: 1, alpha: 1, m: KC, n: Co, k: BT, transposeA: true, transposeB: false, a: packed(BT, KC), b: groupCols(G, Co), c: packed(KC, Co), shape: [G, KC, Co] });
-        } else if (batchedGroups(G)) {
+        if (batchedGroups(G)) {
           dW = tf.matMul(stacked(cs), groupsFirst(dy, G), true, false);
         } else {
           const dys = groupsOf(dy, G);

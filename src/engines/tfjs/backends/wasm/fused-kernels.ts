@@ -1,5 +1,5 @@
 /**
- * Fused kernels of our own for the wasm backend, on the SIMD module (./simd): erf-GELU and its gradient, layer normalisation forward and backward, the per-group im2col of the grouped convolution, G matrices or one [G, B·T, K·Cg] tensor (one pass
+ * Fused kernels of our own for the wasm backend, on the SIMD module (./simd): erf-GELU and its gradient, layer normalisation forward and backward, the per-group im2col of the grouped convolution (one pass
  * instead of pad → K slices → stack → transpose → unstack), and the AdamW update (one pass over w, g, m, v instead
  * of ~12 kernels per variable). Each replaces 5–12 stock kernel calls (and their
  * full-size intermediates) with one pass; the stock Erf and Exp kernels are scalar loops besides.
@@ -68,15 +68,9 @@ const kernels: Record<keyof typeof FUSED_KERNELS, KernelFunc> = {
   im2col: (args) => {
     const { b, k, at } = setup(args);
     const { x } = args.inputs as { x: tf.TensorInfo };
-    const { kernelSize: K, before, groups: G, stacked } = args.attrs as unknown as { kernelSize: number; before: number; groups: number; stacked?: boolean };
+    const { kernelSize: K, before, groups: G } = args.attrs as unknown as { kernelSize: number; before: number; groups: number };
     const [B, T, C] = x.shape as [number, number, number];
     const Cg = C / G;
-    if (stacked) {
-      // [G, B·T, K·Cg]: group g's matrix at g·B·T·K·Cg floats in
-      const cols = b.makeOutput([G, B * T, K * Cg], 'float32');
-      for (let g = 0; g < G; g++) k.im2col(at(x), at(cols) + 4 * g * B * T * K * Cg, B, T, C, g, Cg, K, before);
-      return cols;
-    }
     const cols = Array.from({ length: G }, () => b.makeOutput([B * T, K * Cg], 'float32'));
     cols.forEach((c, g) => k.im2col(at(x), at(c), B, T, C, g, Cg, K, before));
     return cols;
