@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { resolveSpec } from '../../src/core/spec';
 import { loadBlasAddon } from '../../src/engines/tfjs/backends/blas/addon';
-import { blasMatMulCalls } from '../../src/engines/tfjs/backends/blas/matmul';
+import { blasMatMulCalls } from '../../src/engines/tfjs/backends/blas/kernels';
 import { assertSameCurve, jobLosses, tinySpec, VARIANTS } from '../train-parity';
 
 const CORPUS = join(resolve(__dirname, '../..'), 'test/fixtures/corpus/small.txt');

@@ -1,5 +1,5 @@
 /**
- * The `blas` backend's native matrix products (native/blas.c through src/engines/tfjs/backends/blas/matmul.ts) against
+ * The `blas` backend's native matrix products (native/blas.c through src/engines/tfjs/backends/blas/matmul.ts, installed by kernels.ts) against
  * the cpu backend's reference kernel: every transpose combination, batched and broadcast, odd, tiny, empty and large
  * shapes; every op's values and gradients (the same cases as cpu vs wasm); the addon's own bounds checks. Skipped with
  * the reason printed where the addon could not be built (no compiler or no BLAS: the install says which).
@@ -9,8 +9,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { loadBackend, describeBackend } from '../../src/engines/tfjs/backends';
 import { loadBlasAddon } from '../../src/engines/tfjs/backends/blas/addon';
-import { blasKernelCalls } from '../../src/engines/tfjs/backends/blas/kernels';
-import { blasMatMulCalls, blasMatMulInstalled } from '../../src/engines/tfjs/backends/blas/matmul';
+import { blasKernelCalls, blasKernelsInstalled, blasMatMulCalls } from '../../src/engines/tfjs/backends/blas/kernels';
 import { STRIDED_MATMUL_KERNEL } from '../../src/core/ops/strided';
 import { DIRECT_CONV_KERNELS } from '../../src/core/ops/grouped';
 import { randn } from '../../src/core/ops';
@@ -23,7 +22,7 @@ before(async () => {
     const report = await loadBackend('blas', { strict: true, threads: 2 });
     assert.equal(report.name, 'blas');
     assert.match(describeBackend(report), /^blas \((OpenBLAS|Accelerate)/);
-    assert.ok(blasMatMulInstalled());
+    assert.ok(blasKernelsInstalled());
   } catch (err) {
     skip = `no native BLAS addon here: ${(err as Error).message}`;
     console.log(`# skipped: ${skip}`);

@@ -3,7 +3,8 @@
  * makes a backend of ./registry.ts without a loader here a compile error.
  */
 import type { BackendLoader } from './backend';
-import { loadBlas, unloadBlas } from './blas/load';
+import { removeBlasKernels } from './blas/kernels';
+import { loadBlas } from './blas/load';
 import { loadCpu } from './cpu/load';
 import type { TfjsBackendName } from './registry';
 import { loadTfjsNode } from './tfjs-node/load';
@@ -18,7 +19,7 @@ export const BACKEND_LOADERS: { readonly [N in TfjsBackendName]: BackendLoader }
   blas: loadBlas,
   // Plain wasm: TF.js's own kernels (the blas backend replaces some while it is the one loaded).
   wasm: async (ctx) => {
-    unloadBlas();
+    removeBlasKernels();
     return loadWasm(ctx);
   },
   cpu: loadCpu,

@@ -1,5 +1,6 @@
 /**
- * The native element-wise kernels on the wasm heap, while `blas` is the loaded backend:
+ * The native kernels on the wasm heap, while `blas` is the loaded backend:
+ * - TF.js's BatchMatMul on sgemm (./matmul.ts);
  * - the SIMD module's kernels (GELU, layer norm, AdamW, im2col, transposes, copies, row sums; ../wasm/simd) are
  *   served by the addon instead (native/fused.c), so our fused kernels and the kernel patches run natively, threaded;
  * - TF.js's stock Add, Sub, Multiply, RealDiv (over the broadcasts a model makes: same shape, a bias along the last
@@ -23,6 +24,7 @@ import { SUM_SQUARES_KERNEL } from '../../../../core/ops/sum-squares';
 import { heapOffset, setSimdKernelProvider, type SimdKernels } from '../wasm/simd';
 import type { BlasAddon } from './addon';
 import { heap } from './heap';
+import { batchMatMulKernel } from './matmul';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 type KernelArgs = Parameters<KernelFunc>[0];
@@ -175,18 +177,19 @@ function stridedMatMulKernel(addon: BlasAddon): KernelFunc {
     const at = args.attrs as unknown as StridedMatMulAttrs;
     const backend = args.backend as BackendWasm;
     if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new Error(`${STRIDED_MATMUL_KERNEL}: float32 operands only, got ${a.dtype} and ${b.dtype}`);
-    count(STRIDED_MATMUL_KERNEL, true);
-    const out = backend.makeOutput(at.shape, 'float32');
-    // the addon checks every matrix lies inside the heap; here, that they lie inside their own tensors
-    const inside = (t: tf.TensorInfo, l: StridedMatMulAttrs['a'], rows: number, cols: number) =>
-      at.b1 * at.b2 * rows * cols === 0 || (at.b1 - 1) * l.s1 + (at.b2 - 1) * l.s2 + (rows - 1) * l.ld + cols <= tf.util.sizeFromShape(t.shape);
+    // the addon checks every matrix lies inside the heap; here, before any output is made, that they lie inside
+    // their own tensors
+    const inside = (shape: number[], l: StridedMatMulAttrs['a'], rows: number, cols: number) =>
+      at.b1 * at.b2 * rows * cols === 0 || (at.b1 - 1) * l.s1 + (at.b2 - 1) * l.s2 + (rows - 1) * l.ld + cols <= tf.util.sizeFromShape(shape);
     if (
-      !inside(a, at.a, at.transposeA ? at.k : at.m, at.transposeA ? at.m : at.k) ||
-      !inside(b, at.b, at.transposeB ? at.n : at.k, at.transposeB ? at.k : at.n) ||
-      !inside(out, at.c, at.m, at.n)
+      !inside(a.shape, at.a, at.transposeA ? at.k : at.m, at.transposeA ? at.m : at.k) ||
+      !inside(b.shape, at.b, at.transposeB ? at.n : at.k, at.transposeB ? at.k : at.n) ||
+      !inside(at.shape, at.c, at.m, at.n)
     ) {
       throw new Error(`${STRIDED_MATMUL_KERNEL}: a matrix of the batch lies outside its tensor`);
     }
+    count(STRIDED_MATMUL_KERNEL, true);
+    const out = backend.makeOutput(at.shape, 'float32');
     addon.sgemm_strided(
       heap(backend), heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out), at.b1, at.b2, at.m, at.n, at.k,
       at.transposeA ? 1 : 0, at.transposeB ? 1 : 0, at.alpha, at.a.s1, at.a.s2, at.a.ld, at.b.s1, at.b.s2, at.b.ld, at.c.s1, at.c.s2, at.c.ld,
@@ -204,7 +207,6 @@ function convKernel(addon: BlasAddon, filter: boolean): KernelFunc {
     const other = filter ? (args.inputs as { dy: tf.TensorInfo }).dy : (args.inputs as { w: tf.TensorInfo }).w;
     if (x.dtype !== 'float32' || other.dtype !== 'float32' || x.shape.length !== 3 || other.shape.length !== 3) throw new Error(`${name}: float32 [B, T, C] and 3-D operands only`);
     const [B, T, C] = x.shape as [number, number, number];
-    count(name, true);
     let G: number, Ci: number, Co: number;
     if (filter) {
       G = (args.attrs as unknown as { groups: number }).groups;
@@ -215,6 +217,7 @@ function convKernel(addon: BlasAddon, filter: boolean): KernelFunc {
       [G, Ci, Co] = [other.shape[0]!, other.shape[1]! / K, other.shape[2]!];
       if (!Number.isInteger(Ci) || G * Ci !== C) throw new Error(`${name}: kernel [${other.shape}] does not match x [${x.shape}] with ${K} taps`);
     }
+    count(name, true);
     const out = backend.makeOutput(filter ? [G, K * Ci, Co] : [B, T, G * Co], 'float32');
     (filter ? addon.conv1d_grouped_filter : addon.conv1d_grouped)(heap(backend), heapOffset(backend, x), heapOffset(backend, other), heapOffset(backend, out), B, T, G, Ci, Co, K, before);
     return out;
@@ -264,6 +267,8 @@ export function installBlasKernels(addon: BlasAddon): void {
     tf.unregisterKernel(name, 'wasm');
     tf.registerKernel({ ...k, kernelFunc: make(k.kernelFunc) });
   };
+  if (!tf.getKernel('BatchMatMul', 'wasm')) throw new Error('the wasm backend has no BatchMatMul kernel to replace');
+  replace('BatchMatMul', (s) => batchMatMulKernel(addon, s, (native) => count('BatchMatMul', native)));
   for (const name of Object.keys(BINARY_OPS) as (keyof typeof BINARY_OPS)[]) replace(name, (s) => binaryKernel(addon, name, s));
   for (const name of Object.keys(UNARY_OPS) as (keyof typeof UNARY_OPS)[]) replace(name, (s) => unaryKernel(addon, name, s));
   replace('Softmax', (s) => softmaxKernel(addon, s));
@@ -302,6 +307,12 @@ export function removeBlasKernels(): void {
 
 export function blasKernelsInstalled(): boolean {
   return installed !== undefined;
+}
+
+/** How many products went to sgemm and how many to the stock BatchMatMul, so far in this process. */
+export function blasMatMulCalls(): { blas: number; stock: number } {
+  const c = calls.get('BatchMatMul');
+  return { blas: c?.native ?? 0, stock: c?.stock ?? 0 };
 }
 
 /** Per kernel name, the calls that ran natively and those that went to the stock kernel, so far in this process. */

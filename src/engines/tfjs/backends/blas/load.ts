@@ -1,7 +1,7 @@
 /**
  * Loads the `blas` backend (./index.ts declares it): the native addon (./addon.ts), then the wasm backend as `wasm`
  * loads it, then TF.js's BatchMatMul replaced by sgemm on the wasm heap (./matmul.ts) and the element-wise work by
- * the addon's threaded kernels (./kernels.ts).
+ * the addon's threaded kernels (./kernels.ts installs both; `removeBlasKernels` puts TF.js's own back).
  *
  * Why wasm plus native kernels, not a backend of our own: TF.js's wasm backend keeps every tensor in one
  * WebAssembly.Memory, so a native kernel reads and writes tensors in place through a pointer, and the rest — our SIMD
@@ -15,8 +15,7 @@ import { smokeTest } from '../smoke';
 import { wasmFusedKernelsReady } from '../wasm/fused-kernels';
 import { loadWasm } from '../wasm/load';
 import { loadBlasAddon } from './addon';
-import { installBlasKernels, removeBlasKernels } from './kernels';
-import { installBlasMatMul, removeBlasMatMul } from './matmul';
+import { installBlasKernels } from './kernels';
 import { blas } from '.';
 
 export const loadBlas: BackendLoader = async (ctx) => {
@@ -31,7 +30,6 @@ export const loadBlas: BackendLoader = async (ctx) => {
   found.addon.threads(1);
   const kernelThreads = found.addon.kernel_threads(ctx.threads);
   try {
-    installBlasMatMul(found.addon);
     installBlasKernels(found.addon);
     setBackendTraits(blas.tfBackendName, blas.traits, wasmFusedKernelsReady);
     await smokeTest();
@@ -42,8 +40,3 @@ export const loadBlas: BackendLoader = async (ctx) => {
   return { attempt: { name: blas.name, ok: true }, ...(w.before ? { before: w.before } : {}), ...(w.threads !== undefined ? { threads: w.threads } : {}), ...(w.simd !== undefined ? { simd: w.simd } : {}), library: `${library}, ${kernelThreads} thread${kernelThreads === 1 ? '' : 's'}` };
 };
 
-/** Puts TF.js's own kernels back (plain wasm asked for after blas, in one process). */
-export function unloadBlas(): void {
-  removeBlasMatMul();
-  removeBlasKernels();
-};
