@@ -335,6 +335,8 @@ export class RunRegistry {
       state,
       step: info?.step ?? 0,
       ...(info?.backend ? { backend: info.backend.name } : {}),
+      ...(info?.backend?.description ? { backendDescription: info.backend.description } : {}),
+      ...(info?.backend?.limits ? { backendLimits: info.backend.limits } : {}),
       ...(info?.totalSteps !== undefined ? { totalSteps: info.totalSteps } : {}),
       ...(info?.createdAt ? { createdAt: info.createdAt } : {}),
       ...(info?.updatedAt ? { updatedAt: info.updatedAt } : {}),
@@ -348,8 +350,17 @@ export class RunRegistry {
       entry = { record, points: new Map(), probeSteps: new Set(), evalSeen: false, totals: [], historySize: -1, historyLoaded: false, ...(info ? { info } : {}) };
       this.entries.set(runId, entry);
     } else {
-      const { bestLoss, bestKind, lastLoss } = entry.record;
-      entry.record = { ...record, ...(bestLoss !== undefined ? { bestLoss } : {}), ...(bestKind ? { bestKind } : {}), ...(lastLoss !== undefined ? { lastLoss } : {}) };
+      // What the history added stays (it is re-read only when metrics.jsonl changed): the losses, and what the backend
+      // said it is for run.json files that do not carry it.
+      const { bestLoss, bestKind, lastLoss, backendDescription, backendLimits } = entry.record;
+      entry.record = {
+        ...(backendDescription ? { backendDescription } : {}),
+        ...(backendLimits ? { backendLimits } : {}),
+        ...record,
+        ...(bestLoss !== undefined ? { bestLoss } : {}),
+        ...(bestKind ? { bestKind } : {}),
+        ...(lastLoss !== undefined ? { lastLoss } : {}),
+      };
       if (info) entry.info = info;
     }
     await this.loadHistory(entry);

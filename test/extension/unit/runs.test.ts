@@ -590,3 +590,20 @@ test('issue #13: a GPU run names its adapter and the limits requested (the Runs 
   const info = await readRunInfo(path.join(root, '20250105-100000-000-eeeeee'));
   assert.equal(info?.backend?.limits, details.limits, 'run.json keeps the limits');
 });
+
+test('what the backend said it is survives a rescan that reads no new metrics (from run.json, or from the history where run.json lacks it)', async () => {
+  const ws = workspace();
+  const root = path.join(ws, RUNS_DIR);
+  const description = 'PyTorch 1.13 on the CPU, 2 ranks (Python 3.11)';
+  const started: TrainerMessageBody = { type: 'started', runId: 't', runDir: 't', backend: { requested: 'torch-cpu', name: 'torch-cpu', skipped: [], details: { description } }, seed: 1, step: 0, totalSteps: 2, resumed: false };
+  const events = [started, metrics(1, 5), metrics(2, 4), { type: 'done', reason: 'completed', step: 2, summary: {} } as TrainerMessageBody];
+  const withIt = '20250106-100000-000-aaaaaa';
+  const historyOnly = '20250106-100000-000-bbbbbb';
+  writeRun(root, withIt, { state: 'completed', step: 2, totalSteps: 2, backend: { requested: 'torch-cpu', name: 'torch-cpu', description } }, events);
+  writeRun(root, historyOnly, { state: 'completed', step: 2, totalSteps: 2, backend: { requested: 'torch-cpu', name: 'torch-cpu' } }, events);
+  const registry = new RunRegistry({ roots: () => [root] });
+  for (let scan = 1; scan <= 3; scan++) {
+    await registry.refresh(); // the second and third read run.json again and metrics.jsonl not at all (unchanged)
+    for (const id of [withIt, historyOnly]) assert.equal(registry.get(id)?.backendDescription, description, `${id}, scan ${scan}`);
+  }
+});
