@@ -554,7 +554,13 @@ async function main(): Promise<number> {
         if (JSON.stringify(ys) !== JSON.stringify(wantYs)) throw new Error(`${id}: plotted ${JSON.stringify(ys)}, metrics.jsonl evaluations ${JSON.stringify(wantYs)}`);
       }
       const rows = await f.evaluate<number>(`document.querySelectorAll('.sweep-runs tbody tr').length`);
-      const crossings = await f.evaluate<string[]>(`[...document.querySelectorAll('.sweep-crossings tbody tr')].map((r) => r.textContent ?? '')`);
+      // The crossing table follows the runs' last evaluations up to 2 s after them (the sweep service's debounce),
+      // which can be after the status line says both are done: wait for it instead of sampling it once.
+      const crossingRows = () => f.evaluate<string[]>(`[...document.querySelectorAll('.sweep-crossings tbody tr')].map((r) => r.textContent ?? '')`);
+      const crossings = await until('the crossing table', async () => {
+        const r = await crossingRows();
+        return r.length > 0 ? r : undefined;
+      }, 15_000, 500);
       if (rows !== 2) throw new Error(`the runs table has ${rows} rows`);
       if (crossings.length !== 1) throw new Error(`the crossing table has ${crossings.length} rows`);
       await page.waitForTimeout(300);
